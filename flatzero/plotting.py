@@ -1,0 +1,75 @@
+"""One figure style for every experiment: a colour per method, GD dashed / ZO solid, log-x,
+and mean ± band over seeds. Plot scripts only write files, so the backend is Agg."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+COLORS = {
+    "GD": "#1f77b4",
+    "ZO": "#d62728",
+    "DD": "#2ca02c",
+    "SAM": "#9467bd",
+    "theory": "#222222",
+}
+# A second palette for sweeps (e.g. several λ), ordered from large to small.
+SWEEP = ["#d62728", "#ff7f0e", "#8c564b", "#17becf", "#bcbd22"]
+
+
+def linestyle(method: str) -> str:
+    """GD (first-order) runs are dashed, zeroth-order runs solid."""
+    return "--" if method.upper().startswith(("GD", "SAM")) else "-"
+
+
+def style() -> None:
+    plt.rcParams.update({
+        "figure.dpi": 120,
+        "savefig.dpi": 150,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+        "font.size": 10,
+    })
+
+
+def mean_band(
+    ax: plt.Axes,
+    x: np.ndarray,
+    runs: Sequence[np.ndarray],
+    *,
+    color: str,
+    ls: str = "-",
+    label: str | None = None,
+    band: str = "minmax",
+    lw: float = 1.6,
+) -> None:
+    """Draw the mean over runs (rows) as a line and a shaded min–max or ±std band around it."""
+    y = np.vstack([np.asarray(r, dtype=float) for r in runs])
+    mean = y.mean(axis=0)
+    ax.plot(x, mean, color=color, ls=ls, lw=lw, label=label)
+    if len(y) > 1:
+        if band == "std":
+            lo, hi = mean - y.std(axis=0), mean + y.std(axis=0)
+        else:
+            lo, hi = y.min(axis=0), y.max(axis=0)
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+
+
+def save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,95 @@
+"""Result files: atomic JSON writes, run metadata, reading results back.
+
+Every runner writes one JSON per run with its metric lists and a ``config`` block. Files are
+written to a temporary name and renamed, so a crash never leaves a half-written result.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from flatzero import __version__
+
+# Keys of the config block that legitimately differ between two runs with identical seeds.
+VOLATILE_KEYS = ("wall_time_s", "created")
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def git_sha() -> str | None:
+    """The commit of the checkout this code runs from, or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(_REPO), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def run_metadata(config: Mapping[str, Any], wall_time_s: float) -> dict[str, Any]:
+    """``config`` plus what is needed to trust a number later: versions, commit, wall time."""
+    return {
+        **config,
+        "package_version": __version__,
+        "git_sha": git_sha(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "wall_time_s": round(float(wall_time_s), 6),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write ``obj`` as compact JSON atomically (temp file in the same folder, then rename).
+
+    numpy arrays and scalars are serialised natively; floats are written in their shortest
+    round-trip form, so reading a file back gives the exact float64 values that were written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    # A name unique to this process and thread; plain open() so the file gets the usual umask.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a result file written by :func:`write_json` (or any JSON file)."""
+    return orjson.loads(Path(path).read_bytes())
+
+
+def strip_volatile(obj: Any) -> Any:
+    """A copy of a result without the keys that change between identical runs (wall time...)."""
+    if isinstance(obj, Mapping):
+        return {k: strip_volatile(v) for k, v in obj.items() if k not in VOLATILE_KEYS}
+    if isinstance(obj, list):
+        return [strip_volatile(v) for v in obj]
+    return obj
+
+
+def log_spaced_iterations(total: int, n: int) -> np.ndarray:
+    """About ``n`` distinct 1-based iteration numbers, log-spaced, always with 1 and ``total``."""
+    if n >= total:
+        return np.arange(1, total + 1)
+    its = np.unique(np.round(np.geomspace(1, total, n)).astype(np.int64))
+    its[0], its[-1] = 1, total
+    return its

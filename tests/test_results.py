@@ -1,0 +1,46 @@
+"""Result files: exact round trip, atomic writes, log-spaced iterations."""
+
+import os
+
+import numpy as np
+import pytest
+
+from flatzero import results
+
+
+def test_json_round_trip_is_exact(tmp_path):
+    rng = np.random.RandomState(0)
+    values = rng.randn(1000) * 10.0 ** rng.randint(-300, 300, 1000)
+    values[:3] = [1e-300, 5e-324, 1.7976931348623157e308]
+    path = results.write_json(tmp_path / "r.json", {"v": values, "i": np.arange(3)})
+    back = results.read_json(path)
+    assert back["i"] == [0, 1, 2]
+    np.testing.assert_array_equal(np.array(back["v"]), values)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "r.json"
+    results.write_json(target, {"ok": 1})
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        results.write_json(target, {"ok": 2})
+    assert results.read_json(target) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_strip_volatile():
+    meta = results.run_metadata({"seed": 1}, wall_time_s=1.5)
+    assert meta["seed"] == 1 and meta["wall_time_s"] == 1.5
+    assert results.strip_volatile({"config": meta})["config"].keys().isdisjoint(
+        results.VOLATILE_KEYS)
+
+
+@pytest.mark.parametrize("total, n", [(100_000, 2000), (10, 50), (1000, 2), (7, 7)])
+def test_log_spaced_iterations(total, n):
+    its = results.log_spaced_iterations(total, n)
+    assert its[0] == 1 and its[-1] == total
+    assert np.all(np.diff(its) > 0) and len(its) <= max(n, 2)
