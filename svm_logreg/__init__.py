@@ -1,0 +1,1 @@
+"""Over-parameterised SVM and logistic regression on LIBSVM data: Figures 2 and 5."""

@@ -1,0 +1,111 @@
+"""Factorised random features against the paper's materialised matrices, in one run.
+
+    python svm_logreg/bench.py                     # a5a (or its offline stand-in), both models
+    python svm_logreg/bench.py --long-check 2000   # also compare trajectories over 2000 its
+
+For each model and algorithm: time per iteration (every metric, train and test, every iteration)
+of both formulations, the speed-up, and the largest relative difference of any recorded metric
+over the first --check-iters iterations. Then the peak RSS of a real CLI run of the fast path.
+The materialised side needs ≈ 3 GB (a5a) to 4 GB (w5a) of memory.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from flatzero.cli import Parser, nonneg_int, positive_int
+from svm_logreg import data, optim, train
+
+HERE = Path(__file__).resolve().parent
+
+
+def max_rel_diff(a: dict, b: dict, upto: int | None = None) -> float:
+    """Largest |a − b| / |b| over every metric and iteration (NaN entries skipped)."""
+    worst = 0.0
+    for key in train.METRICS:
+        x, y = np.asarray(a[key][:upto]), np.asarray(b[key][:upto])
+        ok = ~np.isnan(y)
+        den = np.maximum(np.abs(y[ok]), np.finfo(float).tiny)
+        worst = max(worst, float(np.max(np.abs(x[ok] - y[ok]) / den, initial=0.0)))
+    return worst
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def peak_rss_gib(model: str, name: str, iters: int) -> float:
+    """Peak resident memory (VmHWM, Linux) of a fresh `svm_logreg/<model>.py` run, in GiB."""
+    with tempfile.TemporaryDirectory() as out:
+        argv = [f"{model}.py", "--data", name, "--max_iter", str(iters), "--quiet", "--out", out]
+        code = ("import runpy, sys; sys.argv = " + repr(argv) + "; "
+                f"runpy.run_path({str(HERE / f'{model}.py')!r}, run_name='__main__'); "
+                "print(open('/proc/self/status').read())")
+        proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                              text=True)
+    hwm = next(line for line in proc.stdout.splitlines() if line.startswith("VmHWM:"))
+    return int(hwm.split()[1]) / 2**20  # kB
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = Parser(prog="bench.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", choices=[*data.NAMES, "auto"], default="auto",
+                   help="auto: a5a if its real files are present, else a5a-resplit")
+    p.add_argument("--models", nargs="+", choices=list(train.DEFAULTS), default=["svm", "logreg"])
+    p.add_argument("--algos", nargs="+", choices=optim.ALGOS, default=list(optim.ALGOS))
+    p.add_argument("--fast-iters", type=positive_int, default=300,
+                   help="iterations timed on the fast path")
+    p.add_argument("--check-iters", type=positive_int, default=50,
+                   help="iterations of the materialised reference (timed and compared)")
+    p.add_argument("--long-check", type=nonneg_int, default=0,
+                   help="also compare both formulations over this many iterations (test metrics "
+                        "at the last one only; slow: ~0.1 s per reference iteration)")
+    args = p.parse_args(argv)
+
+    name = args.data
+    if name == "auto":
+        real = all((data.DATA_DIR / f).exists() for f in ("a5a", "a5a.t"))
+        name = "a5a" if real else "a5a-resplit"
+    ds = data.load(name)
+    rss = {m: peak_rss_gib(m, name, 200) for m in args.models}  # before this process grows
+    print(f"data: {name} — {ds.source}; D = 10000, {ds.X_train.shape[0]} train / "
+          f"{ds.X_test.shape[0]} test rows")
+    print(f"{'model':7}{'algo':5}{'fast ms/it':>11}{'ref ms/it':>11}{'speed-up':>10}"
+          f"{'max rel diff':>14}  (first {args.check_iters} its)")
+    for model in args.models:
+        defaults = train.DEFAULTS[model]
+        base = train.Config(model, "gd", defaults["lr"], defaults["lam"], name)
+        fast, t_fast_setup = timed(train.prepare, base, ds)
+        ref, t_ref_setup = timed(train.prepare, base, ds, materialised=True)
+        for algo in args.algos:
+            cfg = train.Config(model, algo, base.lr, base.lam, name, max_iter=args.fast_iters)
+            h_fast, t_fast = timed(train.run, cfg, fast, progress=False)
+            short = train.Config(model, algo, base.lr, base.lam, name, max_iter=args.check_iters)
+            h_ref, t_ref = timed(train.run, short, ref, progress=False)
+            ms_fast, ms_ref = 1e3 * t_fast / args.fast_iters, 1e3 * t_ref / args.check_iters
+            diff = max_rel_diff(h_fast, h_ref, args.check_iters)
+            print(f"{model:7}{algo:5}{ms_fast:>11.2f}{ms_ref:>11.1f}{ms_ref / ms_fast:>9.0f}x"
+                  f"{diff:>14.1e}")
+            if args.long_check:
+                long = train.Config(model, algo, base.lr, base.lam, name,
+                                    max_iter=args.long_check)
+                a = train.run(long, fast, progress=False)
+                b = train.run(long, ref, progress=False, test_every=args.long_check)
+                print(f"{'':12}after {args.long_check} its: max rel diff {max_rel_diff(a, b):.1e}"
+                      f" (train metrics at every iteration, test metrics at the last)")
+        print(f"{model:7}set-up: fast {t_fast_setup:.2f} s, materialised {t_ref_setup:.2f} s")
+        del ref
+    for model, gib in rss.items():
+        print(f"peak RSS of `{model}.py --data {name}` (fast path, 200 its): {gib:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""The run loop shared by svm.py and logreg.py: seed → features → w₀ → iterate → JSON.
+
+The order of random draws is the paper's: ``np.random.seed(seed)``, then W = randn(p, D), then
+w₀ = 0.1·randn(D + 1), then (ZO only) one u = randn(D + 1) per iteration. Each iteration records
+the train/test loss, accuracy and Hessian trace of the current w, then updates w ← w − lr·g.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from flatzero.cli import Parser, fail, positive_float, positive_int
+from flatzero.results import run_metadata, write_json
+from svm_logreg import data, optim
+from svm_logreg.features import FactorisedDesign, MaterialisedDesign
+from svm_logreg.objectives import OBJECTIVES
+
+HERE = Path(__file__).resolve().parent
+METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "train_hess", "test_hess")
+# The paper's launchers (train_svm.sh, train_logreg.sh).
+DEFAULTS = {"svm": {"lr": 1e-4, "lam": 0.05}, "logreg": {"lr": 0.01, "lam": 0.1}}
+
+
+@dataclass(frozen=True)
+class Config:
+    model: str            # svm | logreg
+    algo: str = "zo"      # gd | zo | sam
+    lr: float = 1e-4
+    lam: float = 0.05     # ZO smoothing λ, or SAM radius
+    data: str = "a5a"
+    max_iter: int = 10_000
+    seed: int = 29
+    n_params: int = 10_000  # D, the random-feature dimension
+
+    def file_name(self) -> str:
+        """The paper's run name: {algo}_{data}_{lr}_{lam}_{seed} (no λ for GD)."""
+        lam = "" if self.algo == "gd" else f"_{self.lam}"
+        return f"{self.algo}_{self.data}_{self.lr}{lam}_{self.seed}"
+
+
+class Diverged(Exception):
+    def __init__(self, iteration: int, history: dict[str, list[float]]) -> None:
+        super().__init__(f"train loss is not finite at iteration {iteration}")
+        self.iteration, self.history = iteration, history
+
+
+@dataclass
+class Problem:
+    """Everything a run needs after the set-up draws: design, labels, w₀ and the RNG state."""
+
+    objective: type
+    design: FactorisedDesign | MaterialisedDesign
+    y_train: np.ndarray
+    y_test: np.ndarray
+    w0: np.ndarray
+    rng_state: tuple
+
+
+def prepare(cfg: Config, dataset: data.Dataset, *, materialised: bool = False) -> Problem:
+    """Seed, draw W and build the features, then draw w₀: the paper's set-up, in its order.
+
+    ``materialised`` builds the paper's explicit matrices instead (the slow reference).
+    """
+    objective = OBJECTIVES[cfg.model]
+    rng = np.random.RandomState(cfg.seed)
+    W = rng.randn(dataset.n_features, cfg.n_params)
+    Design = MaterialisedDesign if materialised else FactorisedDesign
+    design = Design(dataset.X_train, dataset.X_test, W)
+    w0 = rng.randn(cfg.n_params + 1) * 0.1
+    return Problem(objective, design, objective.labels(dataset.y_train),
+                   objective.labels(dataset.y_test), w0, rng.get_state())
+
+
+def run(cfg: Config, problem: Problem, *, test_every: int = 1, progress: bool = True,
+        log: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, list[float]]:
+    """Iterate from ``problem`` (left unchanged, so it can serve several algorithms).
+
+    Returns the metric lists, one entry per iteration. ``test_every`` > 1 evaluates the test
+    metrics only every so many iterations (NaN elsewhere; for long reference checks).
+    ``log(i, metrics)`` is called every 10 iterations (wandb).
+    """
+    obj, design, y_tr, y_te = problem.objective, problem.design, problem.y_train, problem.y_test
+    rng = np.random.RandomState()
+    rng.set_state(problem.rng_state)
+    P = design.coords(problem.w0)  # w seen through X (features.py); w itself is never formed
+
+    history: dict[str, list[float]] = {k: [] for k in METRICS}
+    bar = tqdm(range(cfg.max_iter), desc=f"{cfg.model} {cfg.algo} {cfg.data}", unit="it",
+               disable=None if progress else True)
+    for i in bar:
+        if test_every == 1 or i % test_every == 0 or i == cfg.max_iter - 1:
+            z_tr, z_te = design.logits(P)
+            test = obj.metrics(z_te, y_te, design.sq_norms_test)
+        else:
+            z_tr, test = design.train_logits(P), (math.nan,) * 3
+        train = obj.metrics(z_tr, y_tr, design.sq_norms_train)
+        train_loss = train[0]
+        row = (train_loss, test[0], train[1], test[1], train[2], test[2])
+        for key, value in zip(METRICS, row, strict=True):
+            history[key].append(value)
+        if not math.isfinite(train_loss):
+            raise Diverged(i + 1, history)
+        if i % 100 == 0:
+            bar.set_postfix(loss=f"{train_loss:.4g}", test_acc=f"{test[1]:.4f}",
+                            hess=f"{row[4]:.4g}", refresh=False)
+        if log is not None and i % 10 == 0:
+            log(i, dict(zip(METRICS, row, strict=True)))
+
+        if cfg.algo == "gd":
+            g = optim.gd(design, obj, y_tr, z_tr)
+        elif cfg.algo == "zo":
+            g = optim.zo(design, obj, y_tr, z_tr, cfg.lam, rng.randn(cfg.n_params + 1))
+        else:
+            g = optim.sam(design, obj, y_tr, P, z_tr, cfg.lam)
+        P -= cfg.lr * g
+    return history
+
+
+def train(cfg: Config, dataset: data.Dataset, *, materialised: bool = False,
+          **kwargs: Any) -> dict[str, list[float]]:
+    """:func:`prepare` then :func:`run`."""
+    return run(cfg, prepare(cfg, dataset, materialised=materialised), **kwargs)
+
+
+# --- command line ----------------------------------------------------------------------------
+
+def build_parser(model: str) -> Parser:
+    title = {"svm": "Over-parameterised squared-hinge SVM",
+             "logreg": "Over-parameterised logistic regression"}[model]
+    d = DEFAULTS[model]
+    p = Parser(prog=f"{model}.py", description=f"{title} with GD, ZO or SAM (Figures 2 and 5); "
+               "records train/test loss, accuracy and exact Hessian trace at every iteration.")
+    p.add_argument("--lr", type=positive_float, default=d["lr"], help="learning rate")
+    p.add_argument("--lam", type=positive_float, default=d["lam"],
+                   help="ZO smoothing parameter λ (or SAM radius); unused by GD")
+    p.add_argument("--algo", choices=optim.ALGOS, default="zo", help="update direction")
+    p.add_argument("--data", choices=data.NAMES, default="a5a",
+                   help="a5a/w5a: the real LIBSVM files (prepare_data.sh); *-resplit: offline "
+                        "stand-ins re-split from the shipped a9a/w8a; a9a: shipped as is")
+    p.add_argument("--max_iter", type=positive_int, default=10_000, help="iterations")
+    p.add_argument("--seed", type=int, default=29, help="seed of numpy's legacy global RNG")
+    p.add_argument("--n_params", type=positive_int, default=10_000,
+                   help="random-feature dimension D (the model has D + 1 parameters)")
+    p.add_argument("--out", type=Path, default=HERE / f"res_{model}",
+                   help="output folder; the file is named {algo}_{data}_{lr}[_{lam}]_{seed}.json")
+    p.add_argument("--data-dir", type=Path, default=data.DATA_DIR,
+                   help="folder holding the LIBSVM files and SHA256SUMS")
+    p.add_argument("--wandb", action="store_true",
+                   help="also log to Weights & Biases (project {model}-{data}); needs wandb")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _wandb_logger(cfg: Config):
+    try:
+        import wandb
+    except ImportError:
+        fail("--wandb needs the wandb package: pip install -e '.[wandb]'")
+    run = wandb.init(project=f"{cfg.model}-{cfg.data}", name=cfg.file_name(), config=asdict(cfg))
+
+    def log(i: int, m: dict[str, float]) -> None:
+        run.log({"train/loss": m["train_loss"], "train/acc": m["train_acc"],
+                 "train/hess": m["train_hess"], "test/loss": m["test_loss"],
+                 "test/acc": m["test_acc"], "test/hess": m["test_hess"]}, step=i)
+    return run, log
+
+
+def result(cfg: Config, dataset: data.Dataset, history: dict[str, Any], wall: float,
+           **extra: Any) -> dict[str, Any]:
+    config = {**asdict(cfg), "lam": None if cfg.algo == "gd" else cfg.lam,
+              "data_source": dataset.source, "n_train": dataset.X_train.shape[0],
+              "n_test": dataset.X_test.shape[0], **extra}
+    return {**history, "config": run_metadata(config, wall)}
+
+
+def main(model: str, argv: list[str] | None = None) -> Path:
+    args = build_parser(model).parse_args(argv)
+    cfg = Config(model, args.algo, args.lr, args.lam, args.data, args.max_iter, args.seed,
+                 args.n_params)
+    if not 0 <= cfg.seed < 2**32:
+        fail("--seed must be in [0, 2**32) (numpy's legacy RNG)", code=2)
+    try:
+        dataset = data.load(cfg.data, args.data_dir)
+    except data.DataError as exc:
+        fail(str(exc))
+    print(f"{cfg.model} {cfg.algo} on {cfg.data}: {dataset.source}")
+    run, log = _wandb_logger(cfg) if args.wandb else (None, None)
+    path = args.out / f"{cfg.file_name()}.json"
+    start = time.perf_counter()
+    try:
+        history = train(cfg, dataset, progress=not args.quiet, log=log)
+    except Diverged as exc:
+        write_json(path, result(cfg, dataset, exc.history, time.perf_counter() - start,
+                                diverged_at_iter=exc.iteration))
+        fail(f"{exc}; wrote the iterations so far to {path}")
+    finally:
+        if run is not None:
+            run.finish()
+    write_json(path, result(cfg, dataset, history, time.perf_counter() - start))
+    print(f"final: train loss {history['train_loss'][-1]:.6g}, test acc "
+          f"{history['test_acc'][-1]:.4f}, train trace {history['train_hess'][-1]:.6g} → {path}")
+    return path
