@@ -122,12 +122,12 @@ class FactorisedDesign:
         self._cc = f.c @ f.c
 
     def coords(self, w: np.ndarray) -> np.ndarray:
-        """P = (b, c·v, B v) for w = (b, v)."""
+        """P = (b, c·v, B v) for w = (b, v), or for each column of a (D+1) × k stack."""
         f = self.features
-        return np.concatenate(([w[0], f.c @ w[1:]], f.B @ w[1:]))
+        return np.concatenate((w[:1], (f.c @ w[1:])[None], f.B @ w[1:]))
 
     def _logits(self, P: np.ndarray, R: sp.csr_matrix) -> np.ndarray:
-        a = P[2:] / self.features.s
+        a = P[2:] / (self.features.s[:, None] if P.ndim == 2 else self.features.s)
         return R @ a + (P[0] - P[1] - self.features.m @ a)
 
     def logits(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +135,7 @@ class FactorisedDesign:
         return self._logits(P, self.R_train), self._logits(P, self.R_test)
 
     def train_logits(self, P: np.ndarray) -> np.ndarray:
+        """X_train w, or X_train [w₁ w₂ …] for a stack of coordinate columns (one pass over R)."""
         return self._logits(P, self.R_train)
 
     def gradient(self, rho: np.ndarray) -> tuple[np.ndarray, float]:

@@ -63,9 +63,10 @@ class Logistic:
     @staticmethod
     def _loss(p: np.ndarray, y: np.ndarray) -> float:
         # log_loss stacks [1 − p, p], clips to [eps, 1 − eps] and takes the log of the label's
-        # column; picking the column first gives the same numbers with half the logs.
+        # column. That column is |p + (y − 1)|: p for y = 1, and p − 1 = −(1 − p) exactly for
+        # y = 0; the same numbers as np.where, without its data-dependent branches.
         eps = np.finfo(p.dtype).eps
-        q = np.where(y == 1, p, 1 - p)
+        q = np.abs(p + (y - 1.0))
         return float(np.mean(-np.log(np.clip(q, eps, 1 - eps))))
 
     @staticmethod

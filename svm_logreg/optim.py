@@ -6,6 +6,8 @@ P ← P − lr·direction, which is the paper's w ← w − lr·g seen through X
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from svm_logreg.features import FactorisedDesign, MaterialisedDesign
@@ -20,13 +22,24 @@ def gd(design: Design, objective, y: np.ndarray, z: np.ndarray) -> np.ndarray:
     return coords / len(y)
 
 
-def zo(design: Design, objective, y: np.ndarray, z: np.ndarray, lam: float,
+def zo_directions(design: Design, rng: np.random.RandomState, dim: int,
+                  block: int = 64) -> Iterator[np.ndarray]:
+    """M u for the ZO directions u = randn(dim), one per iteration, in the paper's draw order.
+
+    The u do not depend on the iterate, so they are drawn in blocks (legacy ``randn`` gives the
+    same stream in blocks as one draw per iteration) and mapped to coordinates with one matrix
+    product per block instead of one matrix–vector product per iteration.
+    """
+    while True:
+        yield from np.ascontiguousarray(design.coords(rng.randn(block, dim).T).T)
+
+
+def zo(design: Design, objective, y: np.ndarray, P: np.ndarray, lam: float,
        u: np.ndarray) -> np.ndarray:
-    """(f(w + λu) − f(w − λu)) / (2λ) · u, with X(w ± λu) = z ± λ·Xu."""
-    u_coords = design.coords(u)
-    zu = design.train_logits(u_coords)
-    fd = (objective.loss(z + lam * zu, y) - objective.loss(z - lam * zu, y)) / (2.0 * lam)
-    return fd * u_coords
+    """(f(w + λu) − f(w − λu)) / (2λ) · u, for u given in coordinates (zo_directions)."""
+    z = design.train_logits(np.column_stack([P + lam * u, P - lam * u]))
+    f_plus, f_minus = objective.loss(z[:, 0], y), objective.loss(z[:, 1], y)
+    return (f_plus - f_minus) / (2.0 * lam) * u
 
 
 def sam(design: Design, objective, y: np.ndarray, P: np.ndarray, z: np.ndarray, lam: float,

@@ -91,6 +91,7 @@ def run(cfg: Config, problem: Problem, *, test_every: int = 1, progress: bool = 
     rng = np.random.RandomState()
     rng.set_state(problem.rng_state)
     P = design.coords(problem.w0)  # w seen through X (features.py); w itself is never formed
+    directions = optim.zo_directions(design, rng, cfg.n_params + 1) if cfg.algo == "zo" else None
 
     history: dict[str, list[float]] = {k: [] for k in METRICS}
     bar = tqdm(range(cfg.max_iter), desc=f"{cfg.model} {cfg.algo} {cfg.data}", unit="it",
@@ -117,7 +118,7 @@ def run(cfg: Config, problem: Problem, *, test_every: int = 1, progress: bool = 
         if cfg.algo == "gd":
             g = optim.gd(design, obj, y_tr, z_tr)
         elif cfg.algo == "zo":
-            g = optim.zo(design, obj, y_tr, z_tr, cfg.lam, rng.randn(cfg.n_params + 1))
+            g = optim.zo(design, obj, y_tr, P, cfg.lam, next(directions))
         else:
             g = optim.sam(design, obj, y_tr, P, z_tr, cfg.lam)
         P -= cfg.lr * g
