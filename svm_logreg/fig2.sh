@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Figure 2: GD vs ZO for the SVM and logistic regression on a5a and w5a (10000 iterations each)
+# → res_svm/, res_logreg/, then assets/svm-logreg.png. Uses the real a5a/w5a when present in
+# svm_logreg/data/, else the offline re-splits of the shipped a9a/w8a.
+# Overrides: SEEDS="29 30", STEP=10000, N_PARAMS=10000, JOBS=2 (runs in parallel), PYTHON=python
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=svm_logreg/runs.sh
+source "$HERE/runs.sh"
+PY=$(printf %q "${PYTHON:-python}")
+SEEDS=${SEEDS:-29}
+STEP=${STEP:-10000}
+N_PARAMS=${N_PARAMS:-10000}
+JOBS=${JOBS:-2}
+
+A=$(pick_data a5a); W=$(pick_data w5a)
+say_data "$A"; say_data "$W"
+for data in $A $W; do
+    for seed in $SEEDS; do
+        common="--data $data --seed $seed --max_iter $STEP --n_params $N_PARAMS --quiet"
+        echo "$PY $(printf %q "$HERE/svm.py") --algo gd --lr 1e-4 $common"
+        echo "$PY $(printf %q "$HERE/svm.py") --algo zo --lr 1e-4 --lam 0.05 $common"
+        echo "$PY $(printf %q "$HERE/logreg.py") --algo gd --lr 0.01 $common"
+        echo "$PY $(printf %q "$HERE/logreg.py") --algo zo --lr 0.01 --lam 0.1 $common"
+    done
+done | run_all
+"${PYTHON:-python}" "$HERE/plot.py"

@@ -1,0 +1,241 @@
+"""svm_logreg against the paper's materialised loop (written here), finite differences and an
+explicit Hessian; the loader's checks; the CLI's files and determinism."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss
+from sklearn.preprocessing import StandardScaler
+
+from flatzero.results import read_json, strip_volatile
+from svm_logreg import data, train
+from svm_logreg.features import FactorisedDesign
+from svm_logreg.objectives import Logistic, SquaredHinge
+
+D = 300
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A slice of the shipped a9a: 400 train rows, 250 test rows (both labels present)."""
+    X, y = data.read_libsvm(data.DATA_DIR / "a9a", 123)
+    Xt, yt = data.read_libsvm(data.DATA_DIR / "a9a.t", 123)
+    return data.Dataset("slice", "a9a slice", X[:400], y[:400], Xt[:250], yt[:250])
+
+
+def paper_run(model, algo, ds, lr, lam, seed, iters):
+    """The paper's svm.py / logreg.py loop: explicit X, its formulas, its draw order."""
+    np.random.seed(seed)
+    Xtr, Xte = ds.X_train.toarray(), ds.X_test.toarray()
+    if model == "svm":
+        ytr, yte = np.where(ds.y_train <= 0, -1, 1), np.where(ds.y_test <= 0, -1, 1)
+    else:
+        ytr, yte = (ds.y_train > 0).astype(int), (ds.y_test > 0).astype(int)
+    sc = StandardScaler()
+    Xtr, Xte = sc.fit_transform(Xtr), sc.transform(Xte)
+    W = np.random.randn(123, D)
+    Xtr, Xte = Xtr @ W, Xte @ W
+    sc = StandardScaler()
+    Xtr, Xte = sc.fit_transform(Xtr), sc.transform(Xte)
+    Xtr = np.hstack([np.ones((len(Xtr), 1)), Xtr])
+    Xte = np.hstack([np.ones((len(Xte), 1)), Xte])
+    w = np.random.randn(D + 1) * 0.1
+
+    def sig(z):
+        return 1 / (1 + np.exp(-z))
+
+    def loss(w, X, y):
+        if model == "svm":
+            return np.mean(np.maximum(0, 1 - y * X.dot(w)) ** 2)
+        return log_loss(y, sig(X.dot(w)))
+
+    def grad(w, X, y):
+        if model == "svm":
+            m = 1 - y * X.dot(w)
+            return X.T.dot(-2 * ((m > 0) * y * m)) / len(X)
+        return X.T.dot(sig(X.dot(w)) - y) / len(X)
+
+    def acc(w, X, y):
+        if model == "svm":
+            return np.mean(np.where(X.dot(w) >= 0, 1, -1) == y)
+        return np.mean((sig(X @ w) >= 0.5).astype(int) == y)
+
+    def hess(w, X, y):
+        if model == "svm":
+            active = 1 - y * X.dot(w) > 0
+            return 2 * np.sum(np.sum(X[active] ** 2, axis=1)) / len(X) if active.any() else 0.0
+        p = sig(X.dot(w))
+        return np.mean(p * (1 - p) * np.sum(X**2, axis=1))
+
+    out = {k: [] for k in train.METRICS}
+    for _ in range(iters):
+        for key, val in zip(train.METRICS, (
+                loss(w, Xtr, ytr), loss(w, Xte, yte), acc(w, Xtr, ytr), acc(w, Xte, yte),
+                hess(w, Xtr, ytr), hess(w, Xte, yte)), strict=True):
+            out[key].append(val)
+        if algo == "gd":
+            g = grad(w, Xtr, ytr)
+        elif algo == "zo":
+            u = np.random.randn(*w.shape)
+            g = (loss(w + lam * u, Xtr, ytr) - loss(w - lam * u, Xtr, ytr)) / (2.0 * lam) * u
+        else:
+            g0 = grad(w, Xtr, ytr)
+            g = grad(w + lam * g0 / (np.linalg.norm(g0) + 1e-12), Xtr, ytr)
+        w -= lr * g
+    return out
+
+
+@pytest.mark.parametrize("model", ["svm", "logreg"])
+@pytest.mark.parametrize("algo", ["gd", "zo", "sam"])
+def test_factorised_equals_paper_materialised(small, model, algo):
+    lr, lam = {"svm": (1e-3, 0.05), "logreg": (0.05, 0.1)}[model]
+    cfg = train.Config(model, algo, lr, lam, "slice", max_iter=20, seed=29, n_params=D)
+    ours = train.train(cfg, small, progress=False)
+    ref = paper_run(model, algo, small, lr, lam, 29, 20)
+    for key in train.METRICS:
+        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-8, atol=0, err_msg=key)
+    # The run must actually move, or the comparison proves little.
+    assert abs(ours["train_loss"][-1] - ours["train_loss"][0]) > 1e-3
+
+
+def test_materialised_design_matches_too(small):
+    cfg = train.Config("svm", "zo", 1e-3, 0.05, "slice", max_iter=10, seed=3, n_params=D)
+    a = train.train(cfg, small, progress=False)
+    b = train.train(cfg, small, progress=False, materialised=True)
+    for key in train.METRICS:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-10, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def explicit(small):
+    """The factorised design of the slice and its explicit X_train, built independently."""
+    rng = np.random.RandomState(0)
+    W = rng.randn(123, 40)
+    design = FactorisedDesign(small.X_train, small.X_test, W)
+    S = StandardScaler().fit_transform(small.X_train.toarray()) @ W
+    X = np.hstack([np.ones((len(S), 1)), StandardScaler().fit_transform(S)])
+    return design, X, rng.randn(41) * 0.1
+
+
+def test_coordinates_give_the_explicit_products(explicit):
+    design, X, w = explicit
+    P = design.coords(w)
+    np.testing.assert_allclose(design.train_logits(P), X @ w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(design.sq_norms_train, np.sum(X**2, axis=1), rtol=1e-10)
+    rho = np.random.RandomState(1).randn(len(X))
+    g, norm = design.gradient(rho)
+    np.testing.assert_allclose(g, design.coords(X.T @ rho), rtol=1e-9, atol=1e-9)
+    assert norm == pytest.approx(np.linalg.norm(X.T @ rho), rel=1e-10)
+
+
+@pytest.mark.parametrize("objective", [SquaredHinge, Logistic])
+def test_gradient_and_trace_against_finite_differences(objective):
+    rng = np.random.RandomState(4)
+    n, d = 12, 5
+    X = rng.randn(n, d)
+    y = objective.labels(rng.choice([-1.0, 1.0], n))
+    w = rng.randn(d) * 0.3
+    if objective is SquaredHinge:  # keep every margin away from the kink at 0
+        w *= 0.1
+
+    def f(v):
+        return objective.loss(X @ v, y)
+
+    grad = X.T @ objective.residual(X @ w, y) / n
+    h = 1e-6
+    fd = np.array([(f(w + h * e) - f(w - h * e)) / (2 * h) for e in np.eye(d)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-9)
+
+    h = 1e-4
+    hessian = np.array([[(f(w + h * a + h * b) - f(w + h * a - h * b) - f(w - h * a + h * b)
+                          + f(w - h * a - h * b)) / (4 * h * h) for b in np.eye(d)]
+                        for a in np.eye(d)])
+    _, _, trace = objective.metrics(X @ w, y, np.sum(X**2, axis=1))
+    assert trace == pytest.approx(np.trace(hessian), rel=1e-5)
+
+
+def test_logistic_loss_matches_sklearn():
+    rng = np.random.RandomState(0)
+    for scale in (0.1, 5.0, 60.0):  # large logits exercise the clipping
+        z, y = rng.randn(2000) * scale, (rng.rand(2000) > 0.4).astype(int)
+        with np.errstate(over="ignore"):
+            expected = log_loss(y, 1 / (1 + np.exp(-z)))
+        assert Logistic.loss(z, y) == pytest.approx(expected, rel=1e-13)
+
+
+# --- data -------------------------------------------------------------------------------------
+
+def test_resplit_is_a_documented_partition():
+    train_idx, test_idx = data.resplit(100, 30)
+    assert len(train_idx) == 30 and len(test_idx) == 70
+    assert np.array_equal(np.sort(np.concatenate([train_idx, test_idx])), np.arange(100))
+    assert np.all(np.diff(train_idx) > 0) and np.all(np.diff(test_idx) > 0)
+    expected = np.sort(np.random.RandomState(data.RESPLIT_SEED).permutation(100)[:30])
+    assert np.array_equal(train_idx, expected)
+
+
+def test_resplit_datasets_have_the_paper_sizes():
+    ds = data.load("a5a-resplit")
+    assert ds.X_train.shape == (6414, 123) and ds.X_test.shape == (26147, 123)
+    assert "stand-in" in ds.source
+
+
+def run_cli(tmp_path, *flags, model="svm"):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, f"svm_logreg/{model}.py", "--out", str(out),
+                           "--quiet", *flags], capture_output=True, text=True,
+                          cwd=data.DATA_DIR.parents[1])
+    return proc, out
+
+
+def test_missing_real_files_say_how_to_get_them(tmp_path):
+    proc, out = run_cli(tmp_path, "--data", "a5a", "--data-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "prepare_data.sh" in proc.stderr and "a5a-resplit" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_corrupt_file_is_refused(tmp_path):
+    shutil.copy(data.DATA_DIR / "SHA256SUMS", tmp_path)
+    shutil.copy(data.DATA_DIR / "w8a", tmp_path)
+    with open(tmp_path / "w8a", "a") as f:
+        f.write("+1 3:1\n")
+    proc, out = run_cli(tmp_path, "--data", "w5a-resplit", "--data-dir", str(tmp_path))
+    assert proc.returncode == 1 and "corrupt" in proc.stderr and not out.exists()
+
+
+def test_wrong_row_count_is_refused(tmp_path):
+    for name in ("a5a", "a5a.t"):
+        shutil.copy(data.DATA_DIR / "a9a.t", tmp_path / name)
+    with pytest.raises(data.DataError, match="rows, expected 6414"):
+        data.load("a5a", tmp_path)
+
+
+def test_bad_flags_exit_non_zero(tmp_path):
+    for flags in (["--data", "a6a"], ["--algo", "adam"], ["--lr", "-1"], ["--max_iter", "0"]):
+        proc, out = run_cli(tmp_path, *flags)
+        assert proc.returncode == 2 and "error" in proc.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("model", ["svm", "logreg"])
+def test_cli_writes_the_paper_keys_and_is_deterministic(tmp_path, model):
+    flags = ["--data", "a5a-resplit", "--max_iter", "15", "--n_params", "64", "--algo", "zo"]
+    paths = [train.main(model, [*flags, "--out", str(tmp_path / run), "--quiet"])
+             for run in ("a", "b")]
+    lr, lam = train.DEFAULTS[model]["lr"], train.DEFAULTS[model]["lam"]
+    assert paths[0].name == f"zo_a5a-resplit_{lr}_{lam}_29.json"
+    first, second = (read_json(p) for p in paths)
+    assert set(first) == {*train.METRICS, "config"}
+    assert all(len(first[k]) == 15 for k in train.METRICS)
+    assert first["config"]["data_source"].startswith("offline stand-in")
+    assert strip_volatile(first) == strip_volatile(second)
+
+
+def test_gd_file_name_has_no_lambda(tmp_path):
+    path = train.main("svm", ["--data", "a5a-resplit", "--algo", "gd", "--max_iter", "2",
+                              "--n_params", "8", "--out", str(tmp_path), "--quiet"])
+    assert path.name == "gd_a5a-resplit_0.0001_29.json"
+    assert read_json(path)["config"]["lam"] is None
