@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from roberta.zo import perturb_
 
@@ -68,11 +69,13 @@ def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[t
         vs = [torch.randint(0, 2, p.shape, generator=gen, device=p.device).to(p.dtype) * 2 - 1
               for p in params]
         total = 0.0
-        for part in losses():
-            grads = torch.autograd.grad(part, params, create_graph=True)
-            gv = sum((g * v).sum() for g, v in zip(grads, vs, strict=True))
-            hvs = torch.autograd.grad(gv, params)
-            total += float(sum((h.double() * v.double()).sum() for h, v in zip(hvs, vs,
-                                                                              strict=True)))
+        # Fused attention kernels have no double backward; the math kernel does.
+        with sdpa_kernel(SDPBackend.MATH):
+            for part in losses():
+                grads = torch.autograd.grad(part, params, create_graph=True)
+                gv = sum((g * v).sum() for g, v in zip(grads, vs, strict=True))
+                hvs = torch.autograd.grad(gv, params)
+                total += float(sum((h.double() * v.double()).sum()
+                                   for h, v in zip(hvs, vs, strict=True)))
         samples.append(total)
     return _mean_stderr(samples)

@@ -163,7 +163,7 @@ class Run:
         for b in batch:
             loss = model.batch_loss(self.net, b) / rows
             loss.backward()
-            total += float(loss)
+            total += float(loss.detach())
         if self.cfg.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
         with torch.no_grad():

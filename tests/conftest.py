@@ -1,0 +1,72 @@
+"""Shared fixtures: a tiny random RoBERTa with a tokenizer trained here, and k-shot splits."""
+
+from pathlib import Path
+
+import pytest
+
+ORIGINAL = Path(__file__).resolve().parents[1] / "roberta" / "data" / "original"
+
+
+def _fixture_sentences() -> list[str]:
+    sst2 = (ORIGINAL / "SST-2" / "train.tsv").read_text().splitlines()[1:400]
+    sst5 = (ORIGINAL / "sst-5" / "stsa.fine.train").read_text().splitlines()[:200]
+    trec = (ORIGINAL / "trec" / "train.csv").read_text().splitlines()[:200]
+    return ([s.split("\t")[0] for s in sst2] + [s.split(" ", 1)[1] for s in sst5]
+            + [s.split(",", 1)[1] for s in trec])
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A folder with a 2-layer RoBERTa (hidden 32) and a byte-level BPE tokenizer in which every
+    label word (with its leading space) and the template words are single tokens; loaded through
+    the same from_pretrained path as roberta-large."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaConfig, RobertaForMaskedLM, RobertaTokenizerFast
+
+    from roberta.prompts import LABEL_WORDS
+
+    words = [w for ws in LABEL_WORDS.values() for w in ws]
+    corpus = _fixture_sentences() + [f"a b It was {w} . {w} : x" for w in words] * 20
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=1500, min_frequency=2, show_progress=False,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    tok = RobertaTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
+                               sep_token="</s>", cls_token="<s>", unk_token="<unk>",
+                               pad_token="<pad>", mask_token="<mask>")
+    folder = tmp_path_factory.mktemp("tiny-roberta")
+    tok.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=64,
+                           max_position_embeddings=132, type_vocab_size=1,
+                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                           eos_token_id=tok.eos_token_id)
+    RobertaForMaskedLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def originals(tmp_path_factory) -> Path:
+    """A copy of the shipped originals (building sst-5's csv must not write into the repo)."""
+    folder = tmp_path_factory.mktemp("original")
+    for task_dir in ORIGINAL.iterdir():
+        if task_dir.is_dir():
+            (folder / task_dir.name).mkdir()
+            for f in task_dir.iterdir():
+                (folder / task_dir.name / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
+@pytest.fixture(scope="session")
+def kshot(tmp_path_factory, originals) -> Path:
+    """k-shot splits (K = 8, seed 13) of the three tasks, generated from the originals."""
+    pytest.importorskip("pandas")
+    from roberta import data
+
+    root = tmp_path_factory.mktemp("k-shot")
+    for task in data.TASKS:
+        data.generate_kshot(task, 8, 13, originals, root)
+    return root

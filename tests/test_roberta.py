@@ -1,0 +1,232 @@
+"""roberta: k-shot splits, prompts, the ZO step, trace estimators, and the training CLI on a tiny
+random RoBERTa (CPU, no network)."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from flatzero.results import read_json  # noqa: E402
+from roberta import data, model, prompts, trace, train, zo  # noqa: E402
+
+# --- k-shot splits -------------------------------------------------------------------------------
+
+def test_sst2_split_follows_lm_bff(kshot):
+    """LM-BFF's procedure, written independently: seed, shuffle, first K per label in order of
+    first appearance, next K for dev; GLUE dev (872 rows) as the test set."""
+    lines = (data.ORIGINAL / "SST-2" / "train.tsv").read_text().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    np.random.seed(13)
+    np.random.shuffle(body)
+    groups = {}
+    for line in body:
+        groups.setdefault(line.strip().split("\t")[-1], []).append(line)
+    folder = kshot / "SST-2" / "8-13"
+    assert (folder / "train.tsv").read_text() == header + "".join(
+        x for g in groups.values() for x in g[:8])
+    assert (folder / "dev.tsv").read_text() == header + "".join(
+        x for g in groups.values() for x in g[8:16])
+    assert (folder / "test.tsv").read_text() == (data.ORIGINAL / "SST-2" / "dev.tsv").read_text()
+
+
+@pytest.mark.parametrize("task, n_test", [("SST-2", 872), ("sst-5", 1000), ("trec", 500)])
+def test_splits_are_balanced_disjoint_and_deterministic(kshot, originals, tmp_path, task,
+                                                       n_test):
+    splits = {s: data.read_split(task, kshot / task / "8-13", s) for s in ("train", "dev", "test")}
+    for split in ("train", "dev"):
+        counts = np.bincount([e.label for e in splits[split]], minlength=data.NUM_LABELS[task])
+        assert counts.tolist() == [8] * data.NUM_LABELS[task]
+    assert not {e.text for e in splits["train"]} & {e.text for e in splits["dev"]}
+    assert len(splits["test"]) == n_test
+    again = data.generate_kshot(task, 8, 13, originals, tmp_path)
+    for f in again.iterdir():
+        assert f.read_bytes() == (kshot / task / "8-13" / f.name).read_bytes()
+
+
+def test_missing_data_says_what_to_do(tmp_path):
+    with pytest.raises(data.DataError, match=r"prepare_datasets\.sh"):
+        data.generate_kshot("trec", 8, 13, tmp_path, tmp_path / "out")
+    with pytest.raises(data.DataError, match="unknown task"):
+        data.load_task("mnli", 8, 13, tmp_path)
+
+
+# --- prompts -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model)
+
+
+def test_templates(tokenizer):
+    ex = [data.Example("a good film", 1)]
+    (sst,) = prompts.encode(ex, "SST-2", tokenizer)
+    toks = tokenizer.convert_ids_to_tokens(sst.input_ids)
+    assert toks[0] == "<s>" and toks[-2:] == [".", "</s>"] and toks[sst.mask_pos] == "<mask>"
+    assert tokenizer.decode(sst.input_ids[1:sst.mask_pos]) == "a good film It was"
+    (tr,) = prompts.encode(ex, "trec", tokenizer)
+    assert tr.mask_pos == 1 and tokenizer.decode(tr.input_ids) == "<s><mask>: a good film</s>"
+
+
+def test_truncation_cuts_the_sentence_not_the_template(tokenizer):
+    long = [data.Example("good " * 300, 0)]
+    for task in data.TASKS:
+        (enc,) = prompts.encode(long, task, tokenizer, max_length=40)
+        assert len(enc.input_ids) == 40
+        assert enc.input_ids[enc.mask_pos] == tokenizer.mask_token_id
+        assert enc.input_ids[-1] == tokenizer.sep_token_id
+
+
+def test_label_word_must_be_one_token(tokenizer, monkeypatch):
+    assert len(prompts.label_word_ids("trec", tokenizer)) == 6
+    monkeypatch.setitem(prompts.LABEL_WORDS, "SST-2", ("terrible", "xylophonically"))
+    with pytest.raises(prompts.PromptError, match="xylophonically"):
+        prompts.label_word_ids("SST-2", tokenizer)
+
+
+# --- the ZO step -----------------------------------------------------------------------------
+
+@pytest.fixture()
+def net(tiny_model, tokenizer):
+    return model.load(str(tiny_model), prompts.label_word_ids("SST-2", tokenizer))
+
+
+def test_perturb_restore_round_trip_is_within_a_few_ulps(net):
+    params = zo.trainable(net)
+    before = [p.detach().clone() for p in params]
+    eps = 1e-3
+    zo.perturb_(params, 123, eps)
+    zo.perturb_(params, 123, -2 * eps)
+    zo.perturb_(params, 123, eps)
+    gen = torch.Generator().manual_seed(123)
+    for p, b in zip(params, before, strict=True):
+        z = torch.randn(p.shape, generator=gen)
+        ulp = torch.finfo(torch.float32).eps * (b.abs() + 2 * eps * z.abs())
+        assert torch.all((p - b).abs() <= 4 * ulp)
+
+
+def test_zo_step_equals_two_point_formula(net, tokenizer):
+    enc = prompts.encode([data.Example("a good film", 1), data.Example("dull", 0)], "SST-2",
+                         tokenizer)
+    batch = [prompts.collate(enc, tokenizer.pad_token_id)]
+    reference = copy.deepcopy(net)
+    eps, lr, seed = 1e-3, 0.5, 7
+    f_plus, f_minus, g = zo.zo_step(zo.trainable(net), lambda: model.mean_loss(net, batch),
+                                    seed, eps, lr)
+    # Independently: z from the same seeded stream, losses at θ ± εz on copies, then θ − lr·ĝ·z.
+    gen = torch.Generator().manual_seed(seed)
+    zs = [torch.randn(p.shape, generator=gen) for p in zo.trainable(reference)]
+    plus, minus = copy.deepcopy(reference), copy.deepcopy(reference)
+    with torch.no_grad():
+        for p, m, z in zip(zo.trainable(plus), zo.trainable(minus), zs, strict=True):
+            p.add_(eps * z)
+            m.sub_(eps * z)
+    fp, fm = model.mean_loss(plus, batch), model.mean_loss(minus, batch)
+    assert f_plus == pytest.approx(fp, rel=1e-5) and f_minus == pytest.approx(fm, rel=1e-5)
+    assert g == pytest.approx((fp - fm) / (2 * eps), rel=1e-3, abs=1e-4)
+    assert abs(g) > 1e-3  # the step actually moves
+    for p, r, z in zip(zo.trainable(net), zo.trainable(reference), zs, strict=True):
+        expected = r.detach() - lr * g * z
+        assert torch.allclose(p.detach(), expected, rtol=1e-5, atol=1e-6)
+
+
+# --- trace estimators on a known Hessian ---------------------------------------------------
+
+class Quadratic(torch.nn.Module):
+    """f(θ) = ½ θᵀAθ + bᵀθ: Tr ∇²f = Tr A, exactly, everywhere."""
+
+    def __init__(self, n=12):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        m = torch.randn(n, n, generator=g, dtype=torch.float64)
+        self.A = m @ m.T / n + torch.eye(n, dtype=torch.float64)
+        self.b = torch.randn(n, generator=g, dtype=torch.float64)
+        self.theta = torch.nn.Parameter(torch.randn(n, generator=g, dtype=torch.float64))
+
+    def loss(self):
+        return 0.5 * self.theta @ self.A @ self.theta + self.b @ self.theta
+
+
+@pytest.mark.parametrize("estimator", trace.ESTIMATORS)
+def test_trace_estimators_on_a_quadratic(estimator):
+    q = Quadratic()
+    params = zo.trainable(q)
+    rng = np.random.RandomState(0)
+    if estimator == "zo":
+        mean, se = trace.zo_trace(params, lambda: float(q.loss()), 400, 1e-3, rng)
+    else:
+        mean, se = trace.hutchinson_trace(params, lambda: [q.loss()], 400, rng)
+    exact = float(torch.trace(q.A))
+    assert se > 0 and abs(mean - exact) < 5 * se
+    assert se < 0.2 * exact  # informative, not just wide
+
+
+# --- the training CLI -------------------------------------------------------------------------
+
+def run_cli(tiny_model, kshot, out, *flags):
+    argv = ["--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
+            "--k", "8", "--seed", "13", "--device", "cpu", *flags]
+    return read_json(train.main(argv))
+
+
+TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")
+
+
+def numbers(result):
+    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in result["log"]]
+
+
+def test_smoke_zo_and_gd(tiny_model, kshot, tmp_path):
+    zo_run = run_cli(tiny_model, kshot, tmp_path / "zo", "--algo", "zo", "--steps", "20",
+                     "--eval-steps", "10", "--trace-every", "5", "--trace-samples", "3",
+                     "--lr", "1e-3", "--eps", "1e-2")
+    assert [r["step"] for r in zo_run["log"]] == [0, 5, 10, 15, 20]
+    last = zo_run["log"][-1]
+    assert {"train_loss", "trace", "trace_stderr", "test_acc", "dev_acc", "wall_time_s",
+            "step_time_s", "peak_mem_gib"} <= set(last)
+    assert 0 <= last["test_acc"] <= 1 and math.isfinite(last["trace"])
+    assert zo_run["config"]["algo"] == "zo" and zo_run["config"]["n_train"] == 16
+    assert (tmp_path / "zo" / "train.log").read_text().count("step=") == 5
+    gd_run = run_cli(tiny_model, kshot, tmp_path / "gd", "--algo", "gd", "--steps", "5",
+                     "--eval-steps", "5", "--trace-every", "5", "--trace-samples", "2",
+                     "--task", "trec", "--trace-estimator", "hutchinson")
+    assert gd_run["config"]["lr"] == 5e-5 and [r["step"] for r in gd_run["log"]] == [0, 5]
+    assert gd_run["log"][1]["train_loss"] != gd_run["log"][0]["train_loss"]
+
+
+def test_same_seed_same_json_and_trace_does_not_change_training(tiny_model, kshot, tmp_path):
+    flags = ["--steps", "12", "--eval-steps", "4", "--lr", "1e-3", "--eps", "1e-2",
+             "--trace-samples", "2"]
+    a = run_cli(tiny_model, kshot, tmp_path / "a", *flags, "--trace-every", "4")
+    b = run_cli(tiny_model, kshot, tmp_path / "b", *flags, "--trace-every", "4")
+    assert numbers(a) == numbers(b)
+    off = run_cli(tiny_model, kshot, tmp_path / "off", *flags, "--trace-every", "0")
+    assert [r["train_loss"] for r in off["log"]] == [r["train_loss"] for r in a["log"]]
+    assert "trace" not in off["log"][1]
+
+
+@pytest.mark.parametrize("algo", ["zo", "gd"])
+def test_resume_gives_the_uninterrupted_trajectory(tiny_model, kshot, tmp_path, algo):
+    flags = ["--algo", algo, "--eval-steps", "5", "--trace-every", "5", "--trace-samples", "2",
+             "--lr", "1e-3", "--batch-size", "6"]
+    whole = run_cli(tiny_model, kshot, tmp_path / "whole", *flags, "--steps", "20")
+    run_cli(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "10")
+    resumed = run_cli(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "20", "--resume")
+    assert numbers(resumed) == numbers(whole)
+
+
+def test_bad_input_fails_with_one_line(tiny_model, kshot, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        train.main(["--task", "mnli"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tiny_model, tmp_path / "nowhere", tmp_path / "o", "--steps", "1")
+    assert exc.value.code == 1 and "missing" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tmp_path / "no-model", kshot, tmp_path / "o2", "--steps", "1")
+    assert exc.value.code == 1 and "could not load model" in capsys.readouterr().err
