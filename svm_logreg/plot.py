@@ -29,14 +29,25 @@ ROWS = (("train_loss", "train loss", "log"), ("train_hess", "train Hessian trace
 
 
 def series(model: str, figure: int) -> list[tuple[str, str, float | None, str, str]]:
-    """(label, algo, λ, colour, line style) of the curves of a figure for one model."""
+    """(label, algo, λ, colour, line style) of the curves of a figure for one model.
+
+    Labels are shared across models (one legend); each column's title gives its λ values.
+    """
     lam = DEFAULTS[model]["lam"]
     gd = ("GD", "gd", None, plotting.COLORS["GD"], "--")
-    zo = (f"ZO (λ = {lam:g})", "zo", lam, plotting.COLORS["ZO"], "-")
+    zo = ("ZO", "zo", lam, plotting.COLORS["ZO"], "-")
     if figure == 2:
         return [gd, zo]
-    return [gd, (f"SAM (ρ = {lam:g})", "sam", lam, plotting.COLORS["SAM"], "-."), zo,
-            (f"ZO (λ = {TEXT_LAM[model]:g})", "zo", TEXT_LAM[model], plotting.SWEEP[1], "-")]
+    return [gd, ("SAM (radius λ)", "sam", lam, plotting.COLORS["SAM"], "-."), zo,
+            ("ZO, the text's smaller λ", "zo", TEXT_LAM[model], plotting.SWEEP[1], "-")]
+
+
+def column_title(model: str, name: str, figure: int) -> str:
+    lam = f"λ = {DEFAULTS[model]['lam']:g}"
+    if figure == 5:
+        lam += f", smaller λ = {TEXT_LAM[model]:g}"
+    stand_in = " (offline stand-in)" if name.endswith("-resplit") else ""
+    return f"{MODELS[model]}, {lam}\n{name}{stand_in}"
 
 
 def load_runs(folders: list[Path]) -> dict[tuple, list[dict]]:
@@ -69,9 +80,7 @@ def figure(runs: dict[tuple, list[dict]], number: int, band: str, out: Path) -> 
                              squeeze=False, sharex=True, layout="constrained")
     drawn = {}
     for col, (model, name) in enumerate(columns):
-        stand_in = name.endswith("-resplit")
-        title = f"{MODELS[model]}\n{name}" + (" (offline stand-in)" if stand_in else "")
-        axes[0, col].set_title(title, fontsize=9)
+        axes[0, col].set_title(column_title(model, name, number), fontsize=9)
         for label, algo, lam, color, ls in series(model, number):
             lr = DEFAULTS[model]["lr"]
             recs = runs.get((model, name, algo, lr, lam), [])
