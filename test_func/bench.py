@@ -20,7 +20,7 @@ from flatzero.cli import Parser, positive_int
 from flatzero.results import read_json, strip_volatile
 
 RUN_TOY = Path(__file__).resolve().parent / "run_toy.py"
-_IMPL_KEYS = ("implementation", "bitwise_reference", "wall_time_s", "created")
+_IMPL_KEYS = ("implementation", "bitwise_reference", "wall_time_s", "created", "git_sha")
 
 
 def timed_run(out: Path, seeds: list[int], iters: int, naive: bool) -> float:
