@@ -18,6 +18,7 @@ class PromptClassifier(nn.Module):
         if not (hasattr(mlm, "lm_head") or hasattr(mlm, "cls")):
             raise ValueError(f"{type(mlm).__name__} has no lm_head / cls MLM head")
         self.register_buffer("label_word_ids", torch.tensor(label_word_ids), persistent=False)
+        self.autocast: torch.dtype | None = None  # e.g. torch.bfloat16: mixed-precision forward
 
     @property
     def head(self) -> nn.Module:
@@ -26,10 +27,24 @@ class PromptClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 mask_pos: torch.Tensor) -> torch.Tensor:
-        hidden = self.mlm.base_model(input_ids=input_ids,
-                                     attention_mask=attention_mask).last_hidden_state
-        at_mask = hidden[torch.arange(len(hidden), device=hidden.device), mask_pos]
-        return self.head(at_mask)[:, self.label_word_ids]
+        with torch.autocast(input_ids.device.type, dtype=self.autocast or torch.float32,
+                            enabled=self.autocast is not None):
+            hidden = self.mlm.base_model(input_ids=input_ids,
+                                         attention_mask=attention_mask).last_hidden_state
+            at_mask = hidden[torch.arange(len(hidden), device=hidden.device), mask_pos]
+            return self.head(at_mask)[:, self.label_word_ids].float()
+
+
+DTYPES = ("fp32", "tf32", "bf16")
+
+
+def set_precision(net: PromptClassifier, dtype: str) -> None:
+    """fp32: exact float32; tf32: TensorFloat-32 matmuls on Ampere+ GPUs (no effect on CPU);
+    bf16: bfloat16 autocast of the forward. Parameters and perturbations stay float32."""
+    tf32 = dtype == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    net.autocast = torch.bfloat16 if dtype == "bf16" else None
 
 
 def load(name_or_path: str, label_word_ids: list[int], device: torch.device | str = "cpu",
@@ -49,12 +64,10 @@ def batch_loss(model: PromptClassifier, batch: dict[str, torch.Tensor]) -> torch
 
 @torch.no_grad()
 def mean_loss(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]]) -> float:
-    """Mean cross-entropy over all rows of ``chunks``, accumulated in float64, fixed order."""
-    total, rows = 0.0, 0
-    for batch in chunks:
-        total += float(batch_loss(model, batch).double())
-        rows += len(batch["labels"])
-    return total / rows
+    """Mean cross-entropy over all rows of ``chunks``, accumulated in float64, fixed order;
+    one device-to-host synchronisation."""
+    total = sum(batch_loss(model, batch).double() for batch in chunks)
+    return float(total) / sum(len(batch["labels"]) for batch in chunks)
 
 
 @torch.no_grad()

@@ -33,7 +33,8 @@ DEFAULT_LR = {"zo": 1e-5, "gd": 5e-5}  # the paper's flat-zo.sh / flat-gd.sh
 SEED_RANGE = 1_000_000_000
 # Settings that must not change when a run is resumed.
 RESUME_KEYS = ("task", "k", "seed", "model", "algo", "lr", "eps", "batch_size", "max_length",
-               "trace_every", "trace_samples", "trace_delta", "trace_estimator", "max_grad_norm")
+               "trace_every", "trace_samples", "trace_delta", "trace_estimator", "max_grad_norm",
+               "dtype")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Config:
     trace_delta: float = 1e-4
     trace_estimator: str = "zo"
     max_grad_norm: float = 1.0  # GD: the HF trainer's default clipping, as in the paper's runs
+    dtype: str = "fp32"       # fp32 | tf32 | bf16 (forward precision; weights stay fp32)
     device: str = "auto"
 
 
@@ -302,6 +304,9 @@ def build_parser() -> Parser:
     p.add_argument("--data-dir", type=Path, default=data.KSHOT, help="k-shot splits root")
     p.add_argument("--out", type=Path, default=None,
                    help="run folder (default roberta/runs/<task>-k<K>-<algo>-seed<seed>)")
+    p.add_argument("--dtype", choices=model.DTYPES, default="fp32",
+                   help="forward precision: fp32, tf32 matmuls (GPU), or bf16 autocast; "
+                        "weights, perturbations and losses stay float32 or better")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint")
     p.add_argument("--wandb", action="store_true", help="also log to Weights & Biases")
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(cfg.model)
         label_ids = prompts.label_word_ids(cfg.task, tokenizer)
         net = model.load(cfg.model, label_ids, device)
+        model.set_precision(net, cfg.dtype)
     except prompts.PromptError as exc:
         fail(str(exc))
     except OSError as exc:

@@ -21,14 +21,62 @@ def trainable(module: nn.Module) -> list[torch.Tensor]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-@torch.no_grad()
-def perturb_(params: list[torch.Tensor], seed: int, scale: float) -> None:
-    """θ ← θ + scale·z in place, z ~ N(0, I) drawn from a generator seeded with ``seed``."""
+GROUP = 1 << 22  # elements of z drawn per randn call: the extra memory is at most 16 MB (fp32)
+
+
+def _groups(params: list[torch.Tensor]) -> list[list[tuple[int, torch.Tensor]]]:
+    """(parameter index, flat slice) pieces packed into groups of at most GROUP elements of one
+    dtype and device; a parameter larger than GROUP is cut into slices, so no group (and no
+    buffer of z) is larger than GROUP."""
+    groups: list[list[tuple[int, torch.Tensor]]] = []
+    size = GROUP
+    for i, p in enumerate(params):
+        flat = p.view(-1)
+        for start in range(0, flat.numel(), GROUP):
+            piece = flat[start:start + GROUP]
+            last = groups[-1][-1][1] if groups else None
+            if (last is None or size + piece.numel() > GROUP or piece.dtype != last.dtype
+                    or piece.device != last.device):
+                groups.append([])
+                size = 0
+            groups[-1].append((i, piece))
+            size += piece.numel()
+    return groups
+
+
+def _group_directions(params: list[torch.Tensor], seed: int):
+    """For each group: its pieces and their slices of z, drawn by one randn call.
+
+    z ~ N(0, I) is a function of ``seed`` and the parameter list only, so every pass of a step
+    regenerates exactly the same z.
+    """
     gen = torch.Generator(device=params[0].device)
     gen.manual_seed(seed)
-    for p in params:
-        z = torch.randn(p.shape, generator=gen, device=p.device, dtype=p.dtype)
-        p.add_(z, alpha=scale)
+    for group in _groups(params):
+        pieces = [piece for _, piece in group]
+        flat = torch.randn(sum(p.numel() for p in pieces), generator=gen,
+                           device=pieces[0].device, dtype=pieces[0].dtype)
+        yield group, flat.split([p.numel() for p in pieces])
+
+
+@torch.no_grad()
+def perturb_(params: list[torch.Tensor], seed: int, scale: float) -> None:
+    """θ ← θ + scale·z in place, z the step's direction (one randn and one fused add per group)."""
+    for group, zs in _group_directions(params, seed):
+        torch._foreach_add_([piece for _, piece in group], list(zs), alpha=scale)
+
+
+def direction(params: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
+    """The whole direction z for ``seed``, one tensor per parameter (tests and small models:
+    it allocates a copy of the parameters)."""
+    out = [torch.empty_like(p) for p in params]
+    flats = [t.view(-1) for t in out]
+    offsets = [0] * len(params)
+    for group, zs in _group_directions(params, seed):
+        for (i, piece), z in zip(group, zs, strict=True):
+            flats[i][offsets[i]:offsets[i] + piece.numel()] = z
+            offsets[i] += piece.numel()
+    return out
 
 
 @torch.no_grad()

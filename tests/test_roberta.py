@@ -103,9 +103,7 @@ def test_perturb_restore_round_trip_is_within_a_few_ulps(net):
     zo.perturb_(params, 123, eps)
     zo.perturb_(params, 123, -2 * eps)
     zo.perturb_(params, 123, eps)
-    gen = torch.Generator().manual_seed(123)
-    for p, b in zip(params, before, strict=True):
-        z = torch.randn(p.shape, generator=gen)
+    for p, b, z in zip(params, before, zo.direction(params, 123), strict=True):
         ulp = torch.finfo(torch.float32).eps * (b.abs() + 2 * eps * z.abs())
         assert torch.all((p - b).abs() <= 4 * ulp)
 
@@ -118,9 +116,8 @@ def test_zo_step_equals_two_point_formula(net, tokenizer):
     eps, lr, seed = 1e-3, 0.5, 7
     f_plus, f_minus, g = zo.zo_step(zo.trainable(net), lambda: model.mean_loss(net, batch),
                                     seed, eps, lr)
-    # Independently: z from the same seeded stream, losses at θ ± εz on copies, then θ − lr·ĝ·z.
-    gen = torch.Generator().manual_seed(seed)
-    zs = [torch.randn(p.shape, generator=gen) for p in zo.trainable(reference)]
+    # Independently: z of the same seed, losses at θ ± εz on copies, then θ − lr·ĝ·z.
+    zs = zo.direction(zo.trainable(reference), seed)
     plus, minus = copy.deepcopy(reference), copy.deepcopy(reference)
     with torch.no_grad():
         for p, m, z in zip(zo.trainable(plus), zo.trainable(minus), zs, strict=True):
@@ -250,3 +247,36 @@ def test_divergence_stops_keeps_the_log_and_fails(tiny_model, kshot, tmp_path, c
     assert exc.value.code == 1 and "not finite" in capsys.readouterr().err
     saved = read_json(tmp_path / "div" / "result.json")
     assert "diverged_at_step" in saved["config"] and saved["log"][0]["step"] == 0
+
+
+def test_direction_is_standard_normal_and_seeded(net):
+    params = zo.trainable(net)
+    z = torch.cat([t.flatten() for t in zo.direction(params, 5)])
+    assert z.numel() == sum(p.numel() for p in params)
+    assert abs(float(z.mean())) < 5 / z.numel() ** 0.5 and abs(float(z.std()) - 1) < 0.01
+    assert torch.equal(z, torch.cat([t.flatten() for t in zo.direction(params, 5)]))
+    assert not torch.equal(z, torch.cat([t.flatten() for t in zo.direction(params, 6)]))
+
+
+def test_groups_bound_the_extra_memory(monkeypatch, net):
+    monkeypatch.setattr(zo, "GROUP", 5000)
+    params = zo.trainable(net)
+    groups = zo._groups(params)
+    assert all(sum(piece.numel() for _, piece in g) <= 5000 for g in groups)
+    assert sum(piece.numel() for g in groups for _, piece in g) == sum(p.numel() for p in params)
+    before = [p.detach().clone() for p in params]
+    zo.perturb_(params, 3, 0.5)
+    for p, b, z in zip(params, before, zo.direction(params, 3), strict=True):
+        assert torch.allclose(p, b + 0.5 * z)
+
+
+def test_bf16_forward_is_close_to_fp32(net, tokenizer):
+    enc = prompts.encode([data.Example("a good film", 1), data.Example("dull", 0)], "SST-2",
+                         tokenizer)
+    batch = [prompts.collate(enc, tokenizer.pad_token_id)]
+    exact = model.mean_loss(net, batch)
+    model.set_precision(net, "bf16")
+    try:
+        assert model.mean_loss(net, batch) == pytest.approx(exact, rel=2e-2)
+    finally:
+        model.set_precision(net, "fp32")
