@@ -101,3 +101,11 @@ def test_runs_as_a_script_from_any_directory(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "res" / "GD-17.json").exists()
+
+
+def test_bench_smoke(capsys):
+    from test_func import bench
+
+    bench.main(["--iters", "300", "--seeds", "1"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.split()[0] == "1" and line.endswith("True")  # identical JSON
