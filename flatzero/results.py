@@ -7,6 +7,7 @@ written to a temporary name and renamed, so a crash never leaves a half-written 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 import platform
 import subprocess
@@ -26,6 +27,7 @@ VOLATILE_KEYS = ("wall_time_s", "created")
 _REPO = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=1)
 def git_sha() -> str | None:
     """The commit of the checkout this code runs from, or None outside a git checkout."""
     try:

@@ -120,13 +120,20 @@ class Run:
             "wall_time_s": state.wall_time_s, "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }, tmp / "state.pt")
-        shutil.rmtree(final, ignore_errors=True)
+        # Swap so that a crash at any point leaves a complete checkpoint (or checkpoint.old).
+        old = self.out / "checkpoint.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
         tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
 
     def load_checkpoint(self) -> State:
         from safetensors.torch import load_model
 
         folder = self.out / "checkpoint"
+        if not folder.exists():  # interrupted between the two renames of save_checkpoint
+            folder = self.out / "checkpoint.old"
         if not (folder / "state.pt").exists():
             fail(f"--resume: no checkpoint in {folder}; start the run without --resume")
         load_model(self.net.mlm, str(folder / "model.safetensors"), device=str(self.device))

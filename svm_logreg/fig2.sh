@@ -7,21 +7,10 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=svm_logreg/runs.sh
 source "$HERE/runs.sh"
-PY=$(printf %q "${PYTHON:-python}")
-SEEDS=${SEEDS:-29}
-STEP=${STEP:-10000}
-N_PARAMS=${N_PARAMS:-10000}
-JOBS=${JOBS:-2}
-
-A=$(pick_data a5a); W=$(pick_data w5a)
-say_data "$A"; say_data "$W"
-for data in $A $W; do
-    for seed in $SEEDS; do
-        common="--data $data --seed $seed --max_iter $STEP --n_params $N_PARAMS --quiet"
-        echo "$PY $(printf %q "$HERE/svm.py") --algo gd --lr 1e-4 $common"
-        echo "$PY $(printf %q "$HERE/svm.py") --algo zo --lr 1e-4 --lam 0.05 $common"
-        echo "$PY $(printf %q "$HERE/logreg.py") --algo gd --lr 0.01 $common"
-        echo "$PY $(printf %q "$HERE/logreg.py") --algo zo --lr 0.01 --lam 0.1 $common"
-    done
-done | run_all
+run_grid <<'SPECS'
+svm.py --algo gd --lr 1e-4
+svm.py --algo zo --lr 1e-4 --lam 0.05
+logreg.py --algo gd --lr 0.01
+logreg.py --algo zo --lr 0.01 --lam 0.1
+SPECS
 "${PYTHON:-python}" "$HERE/plot.py"

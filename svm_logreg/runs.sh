@@ -1,4 +1,5 @@
-# Sourced by fig2.sh and fig5.sh: data choice and a small parallel job runner.
+# Sourced by fig2.sh and fig5.sh: the data choice and the run grid of a figure.
+# Env overrides: SEEDS="29 30", STEP=10000, N_PARAMS=10000, JOBS=2 (runs in parallel), PYTHON.
 
 # The real a5a / w5a when their files are present, else the offline re-split stand-ins.
 pick_data() {  # pick_data a5a → prints a5a or a5a-resplit
@@ -17,9 +18,23 @@ say_data() {
     fi
 }
 
-# run_all CMD... : run the command lines read from stdin, JOBS at a time; fail if any fails.
-run_all() {
+# run_grid: each stdin line is "<script> <flags>" (e.g. "svm.py --algo zo --lam 0.05"); runs it
+# on a5a and w5a for every seed, JOBS at a time; fails if any run fails.
+run_grid() {
+    local py seeds=${SEEDS:-29} step=${STEP:-10000} n_params=${N_PARAMS:-10000} a w spec
+    py=$(printf %q "${PYTHON:-python}")
+    JOBS=${JOBS:-2}
+    a=$(pick_data a5a); w=$(pick_data w5a)
+    say_data "$a"; say_data "$w"
     # One BLAS thread per run when runs share the cores.
     if (( JOBS > 1 )); then export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}; fi
-    xargs -d '\n' -P "$JOBS" -I{} bash -c '{}'
+    mapfile -t specs
+    for data in $a $w; do
+        for seed in $seeds; do
+            for spec in "${specs[@]}"; do
+                echo "$py $(printf %q "$HERE/${spec%% *}") ${spec#* } --data $data --seed $seed" \
+                     "--max_iter $step --n_params $n_params --quiet"
+            done
+        done
+    done | xargs -d '\n' -P "$JOBS" -I{} bash -c '{}'
 }
