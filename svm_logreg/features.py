@@ -17,8 +17,6 @@ so a product with X costs one pass over B plus a sparse product with the raw row
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import StandardScaler
@@ -31,18 +29,6 @@ def _scale_from_var(var: np.ndarray) -> np.ndarray:
     scale = np.sqrt(var)
     scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
     return scale
-
-
-@dataclass
-class Linear:
-    """x_i·w_k for a stack of parameter vectors w_k: z = R a + offset (see the module doc)."""
-
-    a: np.ndarray       # p × k
-    offset: np.ndarray  # k
-
-    def apply(self, R: sp.csr_matrix) -> np.ndarray:
-        """Logits of every row of R, N × k (or N for a single vector)."""
-        return R @ self.a + self.offset
 
 
 class RandomFeatures:
@@ -61,33 +47,18 @@ class RandomFeatures:
         self.sigma = _scale_from_var(np.einsum("ij,ij->j", W, cov @ W))
         self.B = np.ascontiguousarray(W / self.sigma)
         self.c = self.mu / self.sigma
-        self._gram = self.B @ self.B.T
-        self._Bc = self.B @ self.c
-
-    @property
-    def dim(self) -> int:
-        """Number of parameters, D + 1 (bias first)."""
-        return self.B.shape[1] + 1
-
-    def linear(self, w: np.ndarray) -> Linear:
-        """The map R ↦ X w for one vector w (D+1) or a stack of columns (D+1 × k)."""
-        a = (self.B @ w[1:]) / (self.s[:, None] if w.ndim == 2 else self.s)
-        return Linear(a, w[0] - self.m @ a - self.c @ w[1:])
-
-    def rmatvec(self, R: sp.csr_matrix, rho: np.ndarray) -> np.ndarray:
-        """Xᵀ ρ for the rows R."""
-        total = rho.sum()
-        st_rho = (R.T @ rho - self.m * total) / self.s
-        return np.concatenate(([total], self.B.T @ st_rho - self.c * total))
+        self.gram = self.B @ self.B.T  # p × p
+        self.Bc = self.B @ self.c
+        self.cc = self.c @ self.c
 
     def row_sq_norms(self, R: sp.csr_matrix) -> np.ndarray:
         """‖x_i‖² for every row of R, as quadratic forms in s_i (chunked: O(chunk × p) memory)."""
         out = np.empty(R.shape[0])
-        const = 1.0 + self.c @ self.c
+        const = 1.0 + self.cc
         for start in range(0, R.shape[0], _ROWS_PER_CHUNK):
             S = (R[start:start + _ROWS_PER_CHUNK].toarray() - self.m) / self.s
-            out[start:start + len(S)] = (np.einsum("ij,ij->i", S @ self._gram, S)
-                                         - 2.0 * (S @ self._Bc) + const)
+            out[start:start + len(S)] = (np.einsum("ij,ij->i", S @ self.gram, S)
+                                         - 2.0 * (S @ self.Bc) + const)
         return out
 
 
@@ -119,33 +90,35 @@ class FactorisedDesign:
         self.R_train, self.R_test = R_train, R_test
         self.sq_norms_train = f.row_sq_norms(R_train)
         self.sq_norms_test = f.row_sq_norms(R_test)
-        self._cc = f.c @ f.c
 
     def coords(self, w: np.ndarray) -> np.ndarray:
         """P = (b, c·v, B v) for w = (b, v), or for each column of a (D+1) × k stack."""
         f = self.features
         return np.concatenate((w[:1], (f.c @ w[1:])[None], f.B @ w[1:]))
 
-    def _logits(self, P: np.ndarray, R: sp.csr_matrix) -> np.ndarray:
+    def _linear(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+        """(a, offset) with X w = R a + offset: a = Bv / s (columnwise for a stack of P)."""
         a = P[2:] / (self.features.s[:, None] if P.ndim == 2 else self.features.s)
-        return R @ a + (P[0] - P[1] - self.features.m @ a)
+        return a, P[0] - P[1] - self.features.m @ a
 
     def logits(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(X_train w, X_test w)."""
-        return self._logits(P, self.R_train), self._logits(P, self.R_test)
+        a, offset = self._linear(P)
+        return self.R_train @ a + offset, self.R_test @ a + offset
 
     def train_logits(self, P: np.ndarray) -> np.ndarray:
         """X_train w, or X_train [w₁ w₂ …] for a stack of coordinate columns (one pass over R)."""
-        return self._logits(P, self.R_train)
+        a, offset = self._linear(P)
+        return self.R_train @ a + offset
 
     def gradient(self, rho: np.ndarray) -> tuple[np.ndarray, float]:
         """(M Xᵀρ, ‖Xᵀρ‖) for the train rows, with Xᵀρ = (Σρ, Bᵀt − cΣρ), t = Sᵀρ."""
         f = self.features
         total = rho.sum()
         t = (self.R_train.T @ rho - f.m * total) / f.s
-        Gt, ht = f._gram @ t, f._Bc @ t
-        coords = np.concatenate(([total, ht - self._cc * total], Gt - f._Bc * total))
-        norm_v2 = t @ Gt - 2.0 * total * ht + total * total * self._cc
+        Gt, ht = f.gram @ t, f.Bc @ t
+        coords = np.concatenate(([total, ht - f.cc * total], Gt - f.Bc * total))
+        norm_v2 = t @ Gt - 2.0 * total * ht + total * total * f.cc
         return coords, float(np.sqrt(total * total + max(norm_v2, 0.0)))
 
 

@@ -12,15 +12,16 @@ import numpy as np
 class SquaredHinge:
     """f(w) = mean(max(0, 1 − y·xᵀw)²), labels ±1."""
 
-    name = "svm"
-
     @staticmethod
     def labels(y: np.ndarray) -> np.ndarray:
         return np.where(y <= 0, -1, 1)
 
     @staticmethod
     def loss(z: np.ndarray, y: np.ndarray) -> float:
-        margins = 1 - y * z
+        return SquaredHinge._loss(1 - y * z)
+
+    @staticmethod
+    def _loss(margins: np.ndarray) -> float:
         return float(np.mean(np.maximum(0, margins) ** 2))
 
     @staticmethod
@@ -36,10 +37,9 @@ class SquaredHinge:
         """
         margins = 1 - y * z
         active = margins > 0
-        loss = np.mean(np.maximum(0, margins) ** 2)
         accuracy = np.mean((z >= 0) == (y > 0))
         trace = 2 * (sq_norms @ active) / len(z)
-        return float(loss), float(accuracy), float(trace)
+        return SquaredHinge._loss(margins), float(accuracy), float(trace)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -49,8 +49,6 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 class Logistic:
     """Mean log-loss of p = σ(xᵀw), labels {0, 1}; clipped as sklearn.metrics.log_loss."""
-
-    name = "logreg"
 
     @staticmethod
     def labels(y: np.ndarray) -> np.ndarray:
