@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from flatzero.cli import Parser, nonneg_int, positive_int
 from svm_logreg import data, optim, train
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         ref, t_ref_setup = timed(train.prepare, base, ds, materialised=True)
         for algo in args.algos:
             cfg = train.Config(model, algo, base.lr, base.lam, name, max_iter=args.fast_iters)
-            h_fast, t_fast = timed(train.run, cfg, fast, progress=False)
+            with threadpool_limits(1, user_api="blas"):  # as svm.py / logreg.py run it
+                h_fast, t_fast = timed(train.run, cfg, fast, progress=False)
             short = train.Config(model, algo, base.lr, base.lam, name, max_iter=args.check_iters)
             h_ref, t_ref = timed(train.run, short, ref, progress=False)
             ms_fast, ms_ref = 1e3 * t_fast / args.fast_iters, 1e3 * t_ref / args.check_iters

@@ -26,8 +26,6 @@ run_grid() {
     JOBS=${JOBS:-2}
     a=$(pick_data a5a); w=$(pick_data w5a)
     say_data "$a"; say_data "$w"
-    # One BLAS thread per run when runs share the cores.
-    if (( JOBS > 1 )); then export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}; fi
     mapfile -t specs
     for data in $a $w; do
         for seed in $seeds; do

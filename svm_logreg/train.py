@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from flatzero.cli import Parser, fail, positive_float, positive_int
@@ -197,7 +198,10 @@ def main(model: str, argv: list[str] | None = None) -> Path:
     path = args.out / f"{cfg.file_name()}.json"
     start = time.perf_counter()
     try:
-        history = train(cfg, dataset, progress=not args.quiet, log=log)
+        # One BLAS thread: a multi-threaded BLAS splits sums differently, so the numbers of a run
+        # would depend on the machine's cores (and the launcher); the fast path loses nothing.
+        with threadpool_limits(1, user_api="blas"):
+            history = train(cfg, dataset, progress=not args.quiet, log=log)
     except Diverged as exc:
         write_json(path, result(cfg, dataset, exc.history, time.perf_counter() - start,
                                 diverged_at_iter=exc.iteration))
