@@ -8,7 +8,9 @@ hidden 1024, 24 layers, 16 heads, FFN 4096, vocab 50265, 514 positions), random 
 synthetic batch. Reported, as medians after warm-up (CUDA synchronised): the forward time, the
 ZO step (this repo's three passes) and the straightforward four-pass step (perturb +ε, −2ε,
 restore, update: --naive in the same run), step / (2 × forward), one perturbation pass, a GD step,
-peak memory of inference / ZO / GD, and the cost of one trace-estimate sample.
+peak memory of inference / ZO / GD, the cost of one trace-estimate sample, and what the trace
+schedule (--trace-every, --trace-samples; train.py's defaults) adds to a ZO and a GD run:
+(f(θ) + host snapshot and restore + samples × one sample) / (trace-every × step).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 
 from flatzero.cli import Parser, positive_int
 from roberta import model, trace, zo
+from roberta.train import Config
 
 SIZES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -135,6 +138,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls first")
     p.add_argument("--reps", type=positive_int, default=5, help="timed calls (median)")
     p.add_argument("--no-gd", action="store_true", help="skip the GD step (its memory)")
+    p.add_argument("--trace-every", type=positive_int, default=Config.trace_every,
+                   help="trace schedule whose overhead is reported: steps between estimates")
+    p.add_argument("--trace-samples", type=positive_int, default=Config.trace_samples,
+                   help="trace schedule whose overhead is reported: samples per estimate")
     args = p.parse_args(argv)
 
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
@@ -159,14 +166,19 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     mem_zo = peak.gib()
     t_naive = timer(lambda: zo_step_naive(params, loss, next(seeds), 1e-3, 0.0))
     t_trace = timer(lambda: trace.zo_trace(params, loss, 1, 1e-4, _Seeds(), f0=0.0))
+    t_snap = timer(lambda: _snapshot_and_restore(params))
+    t_estimate = t_fwd + t_snap + args.trace_samples * t_trace
     res = {"forward_s": t_fwd, "zo_step_s": t_zo, "zo_step_naive_s": t_naive,
            "ratio": t_zo / (2 * t_fwd), "ratio_naive": t_naive / (2 * t_fwd),
-           "pass_s": t_pass, "trace_sample_s": t_trace, "mem_inference_gib": mem_inf,
-           "mem_zo_gib": mem_zo}
+           "pass_s": t_pass, "trace_sample_s": t_trace, "trace_snapshot_s": t_snap,
+           "trace_estimate_s": t_estimate,
+           "trace_overhead_zo": t_estimate / (args.trace_every * t_zo),
+           "mem_inference_gib": mem_inf, "mem_zo_gib": mem_zo}
     if not args.no_gd:
         peak.reset()
         res["gd_step_s"] = timer(lambda: gd_step(net, params, batch, 0.0))
         res["mem_gd_gib"] = peak.gib()
+        res["trace_overhead_gd"] = t_estimate / (args.trace_every * res["gd_step_s"])
 
     n = sum(p.numel() for p in params)
     print(f"{args.size} ({n / 1e6:.0f}M parameters), batch {args.batch} × {args.seq_len}, "
@@ -177,13 +189,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  ZO step, naive (4)     {t_naive:8.4f} s   step / (2 × forward) = "
           f"{res['ratio_naive']:.2f}")
     print(f"  one perturbation pass  {t_pass:8.4f} s")
-    print(f"  trace sample (±δu)     {t_trace:8.4f} s")
+    print(f"  trace sample (±δu)     {t_trace:8.4f} s   host snapshot + restore {t_snap:.4f} s")
+    overhead = f"+{100 * res['trace_overhead_zo']:.0f}% to a ZO run"
+    if "trace_overhead_gd" in res:
+        overhead += f", +{100 * res['trace_overhead_gd']:.0f}% to a GD run"
+    print(f"  trace estimate         {t_estimate:8.4f} s   every {args.trace_every} steps × "
+          f"{args.trace_samples} samples: {overhead}")
     if "gd_step_s" in res:
         print(f"  GD step                {res['gd_step_s']:8.4f} s")
     mem = f"  peak memory GiB: inference {mem_inf:.2f}, ZO {mem_zo:.2f} " \
           f"({mem_zo / mem_inf:.3f} × inference)"
     print(mem + (f", GD {res['mem_gd_gib']:.2f}" if "mem_gd_gib" in res else ""))
     return res
+
+
+def _snapshot_and_restore(params: list[torch.Tensor]) -> None:
+    with trace.restoring(params):
+        pass
 
 
 class _Seeds:

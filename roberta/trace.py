@@ -18,7 +18,8 @@ never changes the training trajectory.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -27,6 +28,23 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from roberta.zo import perturb_
 
 ESTIMATORS = ("zo", "hutchinson")
+
+
+@contextmanager
+def restoring(params: list[torch.Tensor]) -> Iterator[None]:
+    """Put the parameters back bit for bit on exit, from a host copy.
+
+    An estimate perturbs the weights, and undoing that by arithmetic is exact only to a few ulps;
+    the copy makes tracking the trace leave the trajectory untouched, and living on the host it
+    keeps device memory at inference level.
+    """
+    snapshot = [p.detach().to("cpu", copy=True) for p in params]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for p, saved in zip(params, snapshot, strict=True):
+                p.copy_(saved)
 
 
 def _mean_stderr(samples: list[float]) -> tuple[float, float]:

@@ -48,15 +48,24 @@ def _group_directions(params: list[torch.Tensor], seed: int):
     """For each group: its pieces and their slices of z, drawn by one randn call.
 
     z ~ N(0, I) is a function of ``seed`` and the parameter list only, so every pass of a step
-    regenerates exactly the same z.
+    regenerates exactly the same z: group after group, torch.randn(group size) from one generator
+    seeded with ``seed``. The draws land in one reused buffer per dtype and device (``normal_``
+    in place gives the same numbers as ``randn``; a fresh 16 MB tensor per group costs page
+    faults on a CPU), so a group's slices are valid only until the next group is yielded.
     """
     gen = torch.Generator(device=params[0].device)
     gen.manual_seed(seed)
-    for group in _groups(params):
-        pieces = [piece for _, piece in group]
-        flat = torch.randn(sum(p.numel() for p in pieces), generator=gen,
-                           device=pieces[0].device, dtype=pieces[0].dtype)
-        yield group, flat.split([p.numel() for p in pieces])
+    groups = _groups(params)
+    buffers: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+    for group in groups:
+        key = (group[0][1].dtype, group[0][1].device)
+        if key not in buffers:
+            size = max(sum(piece.numel() for _, piece in g) for g in groups
+                       if (g[0][1].dtype, g[0][1].device) == key)
+            buffers[key] = torch.empty(size, dtype=key[0], device=key[1])
+        sizes = [piece.numel() for _, piece in group]
+        flat = buffers[key][:sum(sizes)].normal_(generator=gen)
+        yield group, flat.split(sizes)
 
 
 @torch.no_grad()

@@ -258,6 +258,18 @@ def test_direction_is_standard_normal_and_seeded(net):
     assert not torch.equal(z, torch.cat([t.flatten() for t in zo.direction(params, 6)]))
 
 
+def test_direction_is_randn_drawn_group_by_group(monkeypatch, net):
+    # The documented stream: one generator seeded with the step seed, torch.randn(group size)
+    # for each group in parameter order (a change here would change every run's trajectory).
+    monkeypatch.setattr(zo, "GROUP", 5000)
+    params = zo.trainable(net)
+    gen = torch.Generator().manual_seed(11)
+    expected = torch.cat([torch.randn(sum(piece.numel() for _, piece in g), generator=gen)
+                          for g in zo._groups(params)])
+    assert len(zo._groups(params)) > 10
+    assert torch.equal(torch.cat([t.flatten() for t in zo.direction(params, 11)]), expected)
+
+
 def test_groups_bound_the_extra_memory(monkeypatch, net):
     monkeypatch.setattr(zo, "GROUP", 5000)
     params = zo.trainable(net)
@@ -268,6 +280,20 @@ def test_groups_bound_the_extra_memory(monkeypatch, net):
     zo.perturb_(params, 3, 0.5)
     for p, b, z in zip(params, before, zo.direction(params, 3), strict=True):
         assert torch.allclose(p, b + 0.5 * z)
+
+
+def test_chunks_sort_by_length_and_leave_the_loss_unchanged(net, tokenizer):
+    sentences = ["a good film", "dull", "a b c d e f g h i j k l", "good", "x y z", "It was a b"]
+    enc = prompts.encode([data.Example(t, i % 2) for i, t in enumerate(sentences)], "SST-2",
+                         tokenizer)
+    batches = train.chunks(enc, 2, tokenizer.pad_token_id, "cpu")
+    widths = [b["input_ids"].shape[1] for b in batches]
+    assert widths == sorted(widths) and widths[0] < widths[-1]
+    assert [int(b["attention_mask"].sum(1).max()) for b in batches] == widths
+    # Independently: every prompt alone, unpadded.
+    alone = np.mean([model.mean_loss(net, [prompts.collate([e], tokenizer.pad_token_id)])
+                     for e in enc])
+    assert model.mean_loss(net, batches) == pytest.approx(alone, rel=1e-6)
 
 
 def test_bf16_forward_is_close_to_fp32(net, tokenizer):
