@@ -1,7 +1,8 @@
 """MeZO-style zeroth-order SGD for any nn.Module: seeded in-place perturbations, no copies.
 
 The direction z ~ N(0, I) over all trainable parameters is never stored: a step seed regenerates
-it, parameter by parameter, whenever it is needed. Memory stays at inference level.
+it, one group of parameters (≤ GROUP elements) at a time, whenever it is needed. Memory stays at
+inference level.
 
 Floating point: θ + εz − 2εz + εz is not exactly θ (each in-place add rounds to the parameter's
 precision), so after a perturb/restore round trip every entry is within a few ulps of
@@ -45,7 +46,7 @@ def _groups(params: list[torch.Tensor]) -> list[list[tuple[int, torch.Tensor]]]:
 
 
 def _group_directions(params: list[torch.Tensor], seed: int):
-    """For each group: its pieces and their slices of z, drawn by one randn call.
+    """For each group: its pieces and their slices of z, drawn in one call.
 
     z ~ N(0, I) is a function of ``seed`` and the parameter list only, so every pass of a step
     regenerates exactly the same z: group after group, torch.randn(group size) from one generator
@@ -70,7 +71,7 @@ def _group_directions(params: list[torch.Tensor], seed: int):
 
 @torch.no_grad()
 def perturb_(params: list[torch.Tensor], seed: int, scale: float) -> None:
-    """θ ← θ + scale·z in place, z the step's direction (one randn and one fused add per group)."""
+    """θ ← θ + scale·z in place, z the step's direction (one draw and one fused add per group)."""
     for group, zs in _group_directions(params, seed):
         torch._foreach_add_([piece for _, piece in group], list(zs), alpha=scale)
 
