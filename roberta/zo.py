@@ -22,7 +22,9 @@ def trainable(module: nn.Module) -> list[torch.Tensor]:
     return [p for p in module.parameters() if p.requires_grad]
 
 
-GROUP = 1 << 22  # elements of z drawn per randn call: the extra memory is at most 16 MB (fp32)
+# Elements of z drawn per call: the extra memory is at most 16 MB (fp32), small enough to stay in
+# a GPU's L2 cache (40-50 MB on A100/H100) between the draw and the add that consumes it.
+GROUP = 1 << 22
 
 
 def _groups(params: list[torch.Tensor]) -> list[list[tuple[int, torch.Tensor]]]:
