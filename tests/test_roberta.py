@@ -315,3 +315,4 @@ def test_bench_smoke():
                       "--reps", "1", "--device", "cpu"])
     assert res["forward_s"] > 0 and res["ratio"] > 1 and res["mem_zo_gib"] > 0
     assert res["zo_step_naive_s"] > 0 and res["gd_step_s"] > 0
+    assert res["trace_overhead_zo"] > 0 and res["trace_overhead_gd"] > 0
