@@ -24,7 +24,7 @@ import torch
 
 from flatzero.cli import Parser, positive_int
 from roberta import model, trace, zo
-from roberta.train import Config
+from roberta.train import Config, gd_step
 
 SIZES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
@@ -116,18 +116,6 @@ def zo_step_naive(params, loss, seed, eps, lr):
     return f_plus, f_minus, grad
 
 
-def gd_step(net: model.PromptClassifier, params, batch, lr: float) -> None:
-    net.train()
-    loss = model.batch_loss(net, batch) / len(batch["labels"])
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    with torch.no_grad():
-        for p in params:
-            p.add_(p.grad, alpha=-lr)
-            p.grad = None
-    net.eval()
-
-
 def main(argv: list[str] | None = None) -> dict[str, float]:
     p = Parser(prog="bench.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--size", choices=list(SIZES), default="base", help="model size")
@@ -176,7 +164,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
            "mem_inference_gib": mem_inf, "mem_zo_gib": mem_zo}
     if not args.no_gd:
         peak.reset()
-        res["gd_step_s"] = timer(lambda: gd_step(net, params, batch, 0.0))
+        res["gd_step_s"] = timer(lambda: gd_step(net, params, chunks, 0.0, Config.max_grad_norm))
         res["mem_gd_gib"] = peak.gib()
         res["trace_overhead_gd"] = t_estimate / (args.trace_every * res["gd_step_s"])
 

@@ -18,8 +18,10 @@ original test set, subsampled to 1000 rows when larger (GLUE style: seed 42 + sh
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,12 +130,9 @@ def generate_kshot(task: str, k: int, seed: int, root: Path = ORIGINAL,
             test_rng.shuffle(test_lines)
             test_lines = test_lines[:1000]
         _atomic_text(test_header + test_lines, folder / "test.tsv")
-        by_label: dict[str, list[str]] = {}
-        for line in train_lines:
-            by_label.setdefault(line.strip().split("\t")[-1], []).append(line)
-        _atomic_text(header + [x for v in by_label.values() for x in v[:k]], folder / "train.tsv")
-        _atomic_text(header + [x for v in by_label.values() for x in v[k:2 * k]],
-                     folder / "dev.tsv")
+        train, dev = _first_k_per_label(train_lines, lambda line: line.strip().split("\t")[-1], k)
+        _atomic_text(header + train, folder / "train.tsv")
+        _atomic_text(header + dev, folder / "dev.tsv")
     else:
         rows = pd.read_csv(train_file, header=None).values.tolist()
         rng.shuffle(rows)
@@ -141,33 +140,36 @@ def generate_kshot(task: str, k: int, seed: int, root: Path = ORIGINAL,
         if len(test.index) > 1000:
             test = test.sample(n=1000, random_state=42)
         _atomic_csv(test, folder / "test.csv")
-        by_row_label: dict[object, list[list]] = {}
-        for row in rows:
-            by_row_label.setdefault(row[0], []).append(row)
-        _atomic_csv(pd.DataFrame([r for v in by_row_label.values() for r in v[:k]]),
-                    folder / "train.csv")
-        _atomic_csv(pd.DataFrame([r for v in by_row_label.values() for r in v[k:2 * k]]),
-                    folder / "dev.csv")
+        train, dev = _first_k_per_label(rows, lambda row: row[0], k)
+        _atomic_csv(pd.DataFrame(train), folder / "train.csv")
+        _atomic_csv(pd.DataFrame(dev), folder / "dev.csv")
     return folder
+
+
+def _first_k_per_label(items: list, label: Callable[[Any], object], k: int,
+                       ) -> tuple[list, list]:
+    """(train, dev): the first K items of each label, then the next K, labels in order of first
+    appearance — LM-BFF's split of the shuffled train set."""
+    by_label: dict[object, list] = {}
+    for item in items:
+        by_label.setdefault(label(item), []).append(item)
+    return ([x for v in by_label.values() for x in v[:k]],
+            [x for v in by_label.values() for x in v[k:2 * k]])
 
 
 # --- reading a split -----------------------------------------------------------------------------
 
 def read_split(task: str, folder: Path, split: str) -> list[Example]:
     """Examples of ``split`` (train / dev / test) of a k-shot folder."""
+    path = folder / f"{split}.{'tsv' if task in GLUE_STYLE else 'csv'}"
+    if not path.exists():
+        raise DataError(f"{path} is missing: generate the splits with `python roberta/data.py "
+                        f"--k {folder.name.split('-')[0]}` ({PREPARE})")
     if task in GLUE_STYLE:
-        path = folder / f"{split}.tsv"
-        if not path.exists():
-            raise DataError(f"{path} is missing: generate the splits with `python "
-                            f"roberta/data.py --k {folder.name.split('-')[0]}` ({PREPARE})")
         lines = path.read_text(encoding="utf-8").splitlines()[1:]
         rows = [line.split("\t") for line in lines if line.strip()]
         # Text as LM-BFF reads it: not stripped (GLUE SST-2 sentences end with a space).
         return [Example(text, int(label)) for text, label in rows]
-    path = folder / f"{split}.csv"
-    if not path.exists():
-        raise DataError(f"{path} is missing: generate the splits with `python roberta/data.py "
-                        f"--k {folder.name.split('-')[0]}` ({PREPARE})")
     frame = pd.read_csv(path, header=None)
     return [Example(str(text), int(label)) for label, text in frame.itertuples(index=False)]
 

@@ -84,6 +84,30 @@ def chunks(items: list[prompts.Encoded], size: int, pad_id: int, device) -> list
     return [prompts.collate(items[i:i + size], pad_id, device) for i in range(0, len(items), size)]
 
 
+def gd_step(net: model.PromptClassifier, params: list[torch.Tensor], batch: list[dict],
+            lr: float, max_grad_norm: float) -> float:
+    """One first-order SGD step on the mean loss of ``batch`` (its chunks); returns that loss.
+
+    Train mode (dropout on) and gradient clipping when ``max_grad_norm`` > 0, as the paper's GD
+    through the HF trainer's training_step.
+    """
+    net.train()
+    rows = sum(len(b["labels"]) for b in batch)
+    total = 0.0
+    for b in batch:
+        loss = model.batch_loss(net, b) / rows
+        loss.backward()
+        total += float(loss.detach())
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    with torch.no_grad():
+        for p in params:
+            p.add_(p.grad, alpha=-lr)
+            p.grad = None
+    net.eval()
+    return total
+
+
 def peak_memory_gib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
@@ -173,21 +197,7 @@ class Run:
         return f_plus
 
     def gd_step(self, batch: list[dict]) -> float:
-        self.net.train()  # dropout on, as the paper's GD (HF trainer's training_step)
-        rows = sum(len(b["labels"]) for b in batch)
-        total = 0.0
-        for b in batch:
-            loss = model.batch_loss(self.net, b) / rows
-            loss.backward()
-            total += float(loss.detach())
-        if self.cfg.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
-        with torch.no_grad():
-            for p in self.params:
-                p.add_(p.grad, alpha=-self.cfg.lr)
-                p.grad = None
-        self.net.eval()
-        return total
+        return gd_step(self.net, self.params, batch, self.cfg.lr, self.cfg.max_grad_norm)
 
     def record(self, state: State, step: int, evaluate: bool, step_time: float) -> dict:
         """Metrics of the current parameters (eval mode), appended to the log."""

@@ -100,18 +100,17 @@ def main(argv: list[str] | None = None) -> None:
         fast, t_fast_setup = timed(train.prepare, base, ds)
         ref, t_ref_setup = timed(train.prepare, base, ds, materialised=True)
         for algo in args.algos:
-            cfg = train.Config(model, algo, base.lr, base.lam, name, max_iter=args.fast_iters)
+            cfg = dataclasses.replace(base, algo=algo, max_iter=args.fast_iters)
             with threadpool_limits(1, user_api="blas"):  # as svm.py / logreg.py run it
                 h_fast, t_fast = timed(train.run, cfg, fast, progress=False)
-            short = train.Config(model, algo, base.lr, base.lam, name, max_iter=args.check_iters)
+            short = dataclasses.replace(cfg, max_iter=args.check_iters)
             h_ref, t_ref = timed(train.run, short, ref, progress=False)
             ms_fast, ms_ref = 1e3 * t_fast / args.fast_iters, 1e3 * t_ref / args.check_iters
             diff = max_rel_diff(h_fast, h_ref, args.check_iters)
             print(f"{model:7}{algo:5}{ms_fast:>11.2f}{ms_ref:>11.1f}{ms_ref / ms_fast:>9.0f}x"
                   f"{diff:>14.1e}")
             if args.long_check:
-                long = train.Config(model, algo, base.lr, base.lam, name,
-                                    max_iter=args.long_check)
+                long = dataclasses.replace(cfg, max_iter=args.long_check)
                 a = train.run(long, fast, progress=False)
                 b = train.run(long, ref, progress=False, test_every=args.long_check)
                 print(f"{'':12}after {args.long_check} its: max rel diff {max_rel_diff(a, b):.1e}"
