@@ -228,12 +228,13 @@ class Run:
         state.log.append(rec)
         return rec
 
-    def write(self, state: State, **extra: Any) -> None:
+    def write(self, state: State, status: str = "running", **extra: Any) -> None:
+        """result.json: ``config``, ``log`` and ``status`` (running | finished | diverged)."""
         config = {**asdict(self.cfg), "n_train": len(self.train_items),
                   "n_params": sum(p.numel() for p in self.params), **extra}
         write_json(self.out / "result.json",
                    {"config": run_metadata(config, state.log[-1]["wall_time_s"] if state.log
-                                           else 0.0), "log": state.log})
+                                           else 0.0), "log": state.log, "status": status})
 
     # --- the loop ------------------------------------------------------------------------------
     def train(self, resume: bool = False, progress: bool = True, wandb_run=None) -> State:
@@ -255,7 +256,7 @@ class Run:
                     rec = self.record(state, step, evaluate,
                                       float(np.mean(step_times)) if step_times else math.nan)
                     step_times = []
-                    self.write(state)
+                    self.write(state, "finished" if step >= cfg.steps else "running")
                     log_file.write(" ".join(f"{k}={v:.6g}" if isinstance(v, float) else
                                             f"{k}={v}" for k, v in rec.items()) + "\n")
                     log_file.flush()
@@ -273,7 +274,7 @@ class Run:
                 step_times.append(time.perf_counter() - t0)
                 if not math.isfinite(loss):
                     state.step = step
-                    self.write(state, diverged_at_step=step)
+                    self.write(state, "diverged", diverged_at_step=step)
                     fail(f"loss is not finite at step {step}; wrote the log so far to "
                          f"{self.out / 'result.json'}")
                 step += 1
@@ -340,10 +341,15 @@ def config_from_args(args) -> Config:
     return Config(**values)
 
 
+def default_out(cfg: Config) -> Path:
+    """The run folder a run gets without --out."""
+    return HERE / "runs" / f"{cfg.task}-k{cfg.k}-{cfg.algo}-seed{cfg.seed}"
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
-    out = args.out or HERE / "runs" / f"{cfg.task}-k{cfg.k}-{cfg.algo}-seed{cfg.seed}"
+    out = args.out or default_out(cfg)
     if args.resume and (out / "result.json").exists():
         old = read_json(out / "result.json")["config"]
         changed = [k for k in RESUME_KEYS if old.get(k) != getattr(cfg, k)]
