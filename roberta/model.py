@@ -48,12 +48,34 @@ def set_precision(net: PromptClassifier, dtype: str) -> None:
 
 
 def load(name_or_path: str, label_word_ids: list[int], device: torch.device | str = "cpu",
-         ) -> PromptClassifier:
-    """AutoModelForMaskedLM from a hub name or a local folder, as a prompt classifier (fp32)."""
+         tie_emb: bool = False) -> PromptClassifier:
+    """AutoModelForMaskedLM from a hub name or a local folder, as a prompt classifier (fp32).
+
+    Untied by default, like the paper's ``RobertaModelForPromptFinetuning`` ("the input
+    embeddings and the output embeddings are NOT tied"): the LM head's output weight is its own
+    parameter, starting from the checkpoint's value. RoBERTa checkpoints are saved tied (one
+    matrix), so that value is the input embedding matrix, cloned. ZO then perturbs it separately
+    (RoBERTa-large: ~407M parameters instead of ~355M) and Tr H is that parameterisation's.
+    ``tie_emb`` keeps them tied (the paper's ``--tie_emb``). The paper's pooler and
+    classification head never enter its prompt loss, so they are left out here.
+    """
     from transformers import AutoModelForMaskedLM
 
-    mlm = AutoModelForMaskedLM.from_pretrained(name_or_path, dtype=torch.float32)
+    mlm = AutoModelForMaskedLM.from_pretrained(name_or_path, dtype=torch.float32,
+                                               **({"tie_word_embeddings": True} if tie_emb
+                                                  else {}))
+    if not tie_emb:
+        untie(mlm)
     return PromptClassifier(mlm, label_word_ids).to(device)
+
+
+def untie(mlm: nn.Module) -> None:
+    """Give the MLM head's output matrix its own parameter (a copy of the input embeddings when
+    the two are tied); no-op for a model saved untied."""
+    inp, out = mlm.get_input_embeddings(), mlm.get_output_embeddings()
+    if out.weight is inp.weight:
+        out.weight = nn.Parameter(inp.weight.detach().clone())
+    mlm.config.tie_word_embeddings = False
 
 
 def batch_loss(model: PromptClassifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
