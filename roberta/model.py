@@ -48,7 +48,7 @@ def set_precision(net: PromptClassifier, dtype: str) -> None:
 
 
 def load(name_or_path: str, label_word_ids: list[int], device: torch.device | str = "cpu",
-         tie_emb: bool = False) -> PromptClassifier:
+         tie_emb: bool = False, local_files_only: bool = False) -> PromptClassifier:
     """AutoModelForMaskedLM from a hub name or a local folder, as a prompt classifier (fp32).
 
     Untied by default, like the paper's ``RobertaModelForPromptFinetuning`` ("the input
@@ -62,6 +62,7 @@ def load(name_or_path: str, label_word_ids: list[int], device: torch.device | st
     from transformers import AutoModelForMaskedLM
 
     mlm = AutoModelForMaskedLM.from_pretrained(name_or_path, dtype=torch.float32,
+                                               local_files_only=local_files_only,
                                                **({"tie_word_embeddings": True} if tie_emb
                                                   else {}))
     if not tie_emb:

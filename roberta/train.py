@@ -575,12 +575,13 @@ def load_model(cfg: Config, device: torch.device):
 
     name = str(tiny_random.ensure()) if cfg.model == tiny_random.NAME else cfg.model
     local = Path(name).exists()
-    if not local and os.environ.get("HF_HUB_OFFLINE") != "1" and not hub_reachable():
-        os.environ["HF_HUB_OFFLINE"] = "1"  # the local cache only, no retries
+    # A hub name with no hub in reach: the local cache only (transformers would retry ~50 s).
+    cached_only = not local and not hub_reachable()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=cached_only)
         label_ids = prompts.label_word_ids(cfg.task, tokenizer)
-        net = model.load(name, label_ids, device, tie_emb=cfg.tie_emb)
+        net = model.load(name, label_ids, device, tie_emb=cfg.tie_emb,
+                         local_files_only=cached_only)
     except prompts.PromptError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -607,6 +608,10 @@ def main(argv: list[str] | None = None) -> Path:
         splits = data.load_task(cfg.task, cfg.k, cfg.seed, args.data_dir)
     except data.DataError as exc:
         fail(str(exc))
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     tokenizer, net = load_model(cfg, world.device)
     lock = None
     if world.main:

@@ -243,7 +243,8 @@ def test_plot_from_json(tiny_model, kshot, tmp_path):
 def test_divergence_stops_keeps_the_log_and_fails(tiny_model, kshot, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(tiny_model, kshot, tmp_path / "div", "--algo", "gd", "--lr", "1e30",
-                "--max-grad-norm", "none", "--steps", "5", "--eval-steps", "5", "--trace-every", "0")
+                "--max-grad-norm", "none", "--steps", "5", "--eval-steps", "5",
+                "--trace-every", "0")
     assert exc.value.code == 1 and "not finite" in capsys.readouterr().err
     saved = read_json(tmp_path / "div" / "result.json")
     assert "diverged_at_step" in saved["config"] and saved["log"][0]["step"] == 0

@@ -1,0 +1,340 @@
+"""roberta/train.py: the paper's parameterisation, run folders that are never silently replaced,
+one-line errors, --model tiny-random, and data parallel under torchrun (2 CPU processes, gloo)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from flatzero.results import read_json  # noqa: E402
+from roberta import distributed, model, prompts, tiny_random, train, zo  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")
+
+
+def run_cli(tiny_model, kshot, out, *flags):
+    argv = ["--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
+            "--k", "8", "--seed", "13", "--device", "cpu", *flags]
+    return read_json(train.main(argv))
+
+
+def numbers(result):
+    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in result["log"]]
+
+
+SMALL = ("--steps", "4", "--eval-steps", "2", "--trace-every", "0", "--lr", "1e-3")
+
+
+# --- the model: untied, as the paper's --------------------------------------------------------
+
+def test_untied_by_default_adds_vocab_times_hidden_parameters(tiny_model):
+    from transformers import AutoConfig, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    ids = prompts.label_word_ids("SST-2", tok)
+    untied, tied = model.load(str(tiny_model), ids), model.load(str(tiny_model), ids, tie_emb=True)
+    conf = AutoConfig.from_pretrained(tiny_model)
+    count = lambda net: sum(p.numel() for p in zo.trainable(net))  # noqa: E731
+    assert count(untied) == count(tied) + conf.vocab_size * conf.hidden_size
+    inp, out = untied.mlm.get_input_embeddings(), untied.mlm.get_output_embeddings()
+    assert out.weight is not inp.weight and torch.equal(out.weight, inp.weight)
+    assert tied.mlm.get_output_embeddings().weight is tied.mlm.get_input_embeddings().weight
+    # ZO moves the two matrices independently once untied.
+    zo.perturb_(zo.trainable(untied), 3, 1e-2)
+    assert not torch.equal(out.weight, inp.weight)
+
+
+def test_config_records_the_parameterisation(tiny_model, kshot, tmp_path):
+    untied = run_cli(tiny_model, kshot, tmp_path / "u", *SMALL)["config"]
+    tied = run_cli(tiny_model, kshot, tmp_path / "t", *SMALL, "--tie-emb")["config"]
+    assert untied["tie_emb"] is False and tied["tie_emb"] is True
+    assert untied["n_params"] > tied["n_params"] and untied["world_size"] == 1
+
+
+def test_gd_step_skips_parameters_without_gradient(tiny_model, kshot):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    net = model.load(str(tiny_model), prompts.label_word_ids("SST-2", tok))
+    unused = torch.nn.Parameter(torch.ones(3))
+    net.register_parameter("unused", unused)
+    enc = prompts.encode([train.data.Example("a good film", 1)], "SST-2", tok)
+    loss = train.gd_step(net, zo.trainable(net), [prompts.collate(enc, tok.pad_token_id)], 0.1,
+                         1.0)
+    assert loss > 0 and torch.equal(unused.detach(), torch.ones(3))
+
+
+def test_mini_batches_keep_the_last_partial_batch(tiny_model, kshot, tmp_path, monkeypatch):
+    """PyTorch's DataLoader (drop_last=False), as in the paper's trainer: 16 rows in batches of
+    6 give 6, 6, 4 per epoch, each epoch a fresh permutation covering every row once."""
+    sizes = []
+    original = train.Run.next_batch
+
+    def spy(self, state):
+        batch = original(self, state)
+        sizes.append(train.rows(batch))
+        return batch
+
+    monkeypatch.setattr(train.Run, "next_batch", spy)
+    run_cli(tiny_model, kshot, tmp_path / "mb", "--batch-size", "6", "--steps", "6",
+            "--eval-steps", "6", "--trace-every", "0")
+    assert sizes == [6, 6, 4, 6, 6, 4]
+
+
+# --- run folders -------------------------------------------------------------------------------
+
+def test_default_folder_names_every_setting_that_changes_numbers():
+    paper = train.Config()
+    assert train.default_out(paper).name == "SST-2-k32-zo-seed42"
+    assert train.default_out(train.Config(algo="gd", lr=5e-5)).name == "SST-2-k32-gd-seed42"
+    smoke = train.Config(steps=500, batch_size=64, lr=1e-4, model="/x/tiny-random")
+    assert train.default_out(smoke).name == "SST-2-k32-zo-seed42_tiny-random_lr0.0001_steps500_bs64"
+    names = {train.default_out(train.Config(**{key: value})).name for key, value in
+             [("chunk_size", 8), ("dtype", "bf16"), ("tie_emb", True), ("trace_delta", 1e-3),
+              ("eval_steps", 10), ("max_length", 64), ("trace_every", 100)]}
+    assert len(names) == 7 and train.default_out(paper).name not in names
+
+
+def test_a_finished_run_is_never_replaced_silently(tiny_model, kshot, tmp_path, capsys):
+    first = run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    assert first["status"] == "finished"
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    assert exc.value.code == 1 and "--overwrite" in capsys.readouterr().err
+    assert read_json(tmp_path / "r" / "result.json") == first
+    # Only checkpoint.old left (a crash between the renames): still a run.
+    shutil.rmtree(tmp_path / "r" / "checkpoint.old", ignore_errors=True)
+    (tmp_path / "r" / "checkpoint").rename(tmp_path / "r" / "checkpoint.old")
+    (tmp_path / "r" / "result.json").unlink()
+    with pytest.raises(SystemExit):
+        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    again = run_cli(tiny_model, kshot, tmp_path / "r", *SMALL, "--overwrite")
+    assert numbers(again) == numbers(first)
+    assert (tmp_path / "r" / "train.log").read_text().count("step=") == 3
+
+
+def test_resume_refuses_settings_that_change_numbers(tiny_model, kshot, tmp_path, capsys):
+    run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL, "--resume", "--chunk-size", "4")
+    assert exc.value.code == 1 and "chunk_size: 64 → 4" in capsys.readouterr().err
+    run_cli(tiny_model, kshot, tmp_path / "r", *SMALL[:-2], "--resume", "--lr", "1e-3",
+            "--steps", "6")  # more steps: allowed
+
+
+def test_a_live_lock_refuses_a_second_run_and_a_stale_one_is_taken(tiny_model, kshot, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "locked"
+    out.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".lock").write_text(json.dumps({"host": os.uname().nodename, "pid": sleeper.pid}))
+        with pytest.raises(SystemExit):
+            run_cli(tiny_model, kshot, out, *SMALL)
+        assert f"pid {sleeper.pid}" in capsys.readouterr().err
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert run_cli(tiny_model, kshot, out, *SMALL)["status"] == "finished"  # the owner is gone
+    assert not (out / ".lock").exists()
+
+
+def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tmp_path,
+                                                           monkeypatch):
+    flags = ("--steps", "10", "--eval-steps", "5", "--trace-every", "2", "--trace-samples", "2",
+             "--lr", "1e-3")
+    whole = run_cli(tiny_model, kshot, tmp_path / "whole", *flags)
+    original = train.Run.zo_step
+
+    def crash(self, state, batch):
+        if state.step == 8:  # records at 6 and 8 exist beyond the checkpoint of step 5
+            raise RuntimeError("killed")
+        return original(self, state, batch)
+
+    monkeypatch.setattr(train.Run, "zo_step", crash)
+    with pytest.raises(RuntimeError):
+        run_cli(tiny_model, kshot, tmp_path / "crash", *flags)
+    monkeypatch.setattr(train.Run, "zo_step", original)
+    resumed = run_cli(tiny_model, kshot, tmp_path / "crash", *flags, "--resume")
+    assert numbers(resumed) == numbers(whole)
+
+    def steps(path):
+        return [line.split()[0] for line in path.read_text().splitlines()]
+    assert steps(tmp_path / "crash" / "train.log") == steps(tmp_path / "whole" / "train.log")
+
+
+# --- one-line errors ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-grad-norm", "nan"], "max-grad-norm"),
+    (["--max-grad-norm", "-1"], "max-grad-norm"),
+    (["--max-grad-norm", "0"], "max-grad-norm"),
+    (["--trace-delta", "1e-200"], "overflows"),
+    (["--seed", str(2**32)], "at most"),
+    (["--seed", "-3"], "seed"),
+    (["--resume", "--overwrite"], "exclude"),
+    (["--device", "foo"], "not a device"),
+    (["--device", "meta"], "only cpu and cuda"),
+])
+def test_bad_flags_fail_with_one_line(tiny_model, kshot, tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tiny_model, kshot, tmp_path / "bad", *SMALL, *flags)  # the last --device wins
+    err = capsys.readouterr().err
+    assert exc.value.code in (1, 2) and message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and not (tmp_path / "bad" / "result.json").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_one_line(tiny_model, kshot, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--model", str(tiny_model), "--data-dir", str(kshot), "--k", "8", "--seed",
+                    "13", "--device", "cuda", "--out", str(tmp_path / "c")])
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_out_problems_are_found_before_any_work(tiny_model, kshot, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit):
+        run_cli(tiny_model, kshot, tmp_path / "file", *SMALL)
+    assert "is a file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_cli(tiny_model, kshot, tmp_path / "file" / "sub", *SMALL)
+    assert "cannot create" in capsys.readouterr().err or "not a folder" in capsys.readouterr().err
+
+
+def test_truncated_checkpoint_says_what_to_do(tiny_model, kshot, tmp_path, capsys):
+    run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    weights = tmp_path / "r" / "checkpoint" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(SystemExit) as exc:
+        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL, "--resume", "--steps", "6")
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "checkpoint.old" in err and "--overwrite" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_resume_without_checkpoint(tiny_model, kshot, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_cli(tiny_model, kshot, tmp_path / "none", *SMALL, "--resume")
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_hub_name_offline_fails_in_seconds_naming_tiny_random(kshot, tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(train, "hub_reachable", lambda timeout_s=3.0: False)
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exc:
+        train.main(["--model", "roberta-large", "--data-dir", str(kshot), "--k", "8", "--seed",
+                    "13", "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "--model tiny-random" in err and "roberta-large" in err
+    assert time.perf_counter() - start < 20
+
+
+def test_hub_reachable_gives_up_quickly(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(train.socket, "create_connection", refuse)
+    assert train.hub_reachable() is False
+
+
+# --- tiny-random --------------------------------------------------------------------------------
+
+def test_tiny_random_is_deterministic_and_a_valid_prompt_model(tmp_path):
+    from transformers import AutoTokenizer
+
+    a, b = tiny_random.build(tmp_path / "a"), tiny_random.build(tmp_path / "b")
+    files = sorted(p.name for p in a.iterdir())
+    assert files == sorted(p.name for p in b.iterdir()) and "model.safetensors" in files
+    for name in files:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    tok = AutoTokenizer.from_pretrained(a)
+    for task in prompts.LABEL_WORDS:
+        assert len(prompts.label_word_ids(task, tok)) == len(prompts.LABEL_WORDS[task])
+    assert tiny_random.ensure(a) == a  # built: reused, not rebuilt
+    (a / "flatzero.json").write_text('{"name": "tiny-random", "version": 0}')
+    assert tiny_random.ensure(a) == a and json.loads((a / "flatzero.json").read_text())[
+        "version"] == tiny_random.VERSION
+
+
+# --- data parallel (torchrun, 2 CPU processes, gloo) -------------------------------------------
+
+def torchrun(tiny_model, kshot, out, *flags, nproc=2):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", str(REPO / "roberta" / "train.py"),
+           "--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
+           "--k", "8", "--seed", "13", "--device", "cpu", "--dist-timeout", "60", *flags]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return read_json(out / "result.json")
+
+
+def one_thread_run(*args):
+    """The single-process reference with one intra-op thread, as each torchrun rank has: a CPU
+    matmul's rounding depends on how many threads split it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return run_cli(*args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def weights(folder):
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "checkpoint" / "model.safetensors"))
+
+
+DP = ("--eval-steps", "3", "--trace-every", "3", "--trace-samples", "2", "--lr", "1e-3",
+      "--chunk-size", "5", "--batch-size", "12")
+
+
+def test_zo_two_processes_bit_identical_to_one_and_resume(tiny_model, kshot, tmp_path):
+    """16 rows in mini-batches of 12 cut into chunks of 5: ranks get unequal shares; a run
+    stopped at step 3 and resumed under torchrun equals one uninterrupted process."""
+    one = one_thread_run(tiny_model, kshot, tmp_path / "one", *DP, "--steps", "6")
+    torchrun(tiny_model, kshot, tmp_path / "two", *DP, "--steps", "3")
+    two = torchrun(tiny_model, kshot, tmp_path / "two", *DP, "--steps", "6", "--resume")
+    assert numbers(two) == numbers(one) and two["config"]["world_size"] == 2
+    w1, w2 = weights(tmp_path / "one"), weights(tmp_path / "two")
+    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+GD_TOLERANCE = 1e-5  # relative, train loss after 20 steps (README)
+
+
+def test_gd_two_processes_match_one_within_rounding(tiny_model, kshot, tmp_path):
+    flags = ("--algo", "gd", "--steps", "20", "--eval-steps", "10", "--trace-every", "0",
+             "--lr", "0.05", "--chunk-size", "4")
+    one = one_thread_run(tiny_model, kshot, tmp_path / "one", *flags)
+    two = torchrun(tiny_model, kshot, tmp_path / "two", *flags)
+    first, last = one["log"][-1]["train_loss"], two["log"][-1]["train_loss"]
+    assert one["log"][0]["train_loss"] == two["log"][0]["train_loss"]
+    assert first != one["log"][0]["train_loss"]  # it trained
+    assert abs(first - last) <= GD_TOLERANCE * abs(first)
+
+
+def test_world_ordered_sum_is_the_single_process_sum():
+    world = distributed.World()
+    values = {i: torch.tensor(v, dtype=torch.float64) for i, v in
+              enumerate([0.1, 1e16, -1e16, 0.3, 1 / 3])}
+    expected = 0.0
+    for v in values.values():
+        expected += float(v)
+    assert world.ordered_sum(values, 5) == expected
+    two = [distributed.World(rank=r, size=2) for r in range(2)]
+    assert [i for w in two for i, _ in w.mine(list(range(5)))] == [0, 2, 4, 1, 3]
