@@ -13,47 +13,6 @@ pytest.importorskip("transformers")
 from flatzero.results import read_json  # noqa: E402
 from roberta import data, model, prompts, trace, train, zo  # noqa: E402
 
-# --- k-shot splits -------------------------------------------------------------------------------
-
-def test_sst2_split_follows_lm_bff(kshot):
-    """LM-BFF's procedure, written independently: seed, shuffle, first K per label in order of
-    first appearance, next K for dev; GLUE dev (872 rows) as the test set."""
-    lines = (data.ORIGINAL / "SST-2" / "train.tsv").read_text().splitlines(keepends=True)
-    header, body = lines[0], lines[1:]
-    np.random.seed(13)
-    np.random.shuffle(body)
-    groups = {}
-    for line in body:
-        groups.setdefault(line.strip().split("\t")[-1], []).append(line)
-    folder = kshot / "SST-2" / "8-13"
-    assert (folder / "train.tsv").read_text() == header + "".join(
-        x for g in groups.values() for x in g[:8])
-    assert (folder / "dev.tsv").read_text() == header + "".join(
-        x for g in groups.values() for x in g[8:16])
-    assert (folder / "test.tsv").read_text() == (data.ORIGINAL / "SST-2" / "dev.tsv").read_text()
-
-
-@pytest.mark.parametrize("task, n_test", [("SST-2", 872), ("sst-5", 1000), ("trec", 500)])
-def test_splits_are_balanced_disjoint_and_deterministic(kshot, originals, tmp_path, task,
-                                                       n_test):
-    splits = {s: data.read_split(task, kshot / task / "8-13", s) for s in ("train", "dev", "test")}
-    for split in ("train", "dev"):
-        counts = np.bincount([e.label for e in splits[split]], minlength=data.NUM_LABELS[task])
-        assert counts.tolist() == [8] * data.NUM_LABELS[task]
-    assert not {e.text for e in splits["train"]} & {e.text for e in splits["dev"]}
-    assert len(splits["test"]) == n_test
-    again = data.generate_kshot(task, 8, 13, originals, tmp_path)
-    for f in again.iterdir():
-        assert f.read_bytes() == (kshot / task / "8-13" / f.name).read_bytes()
-
-
-def test_missing_data_says_what_to_do(tmp_path):
-    with pytest.raises(data.DataError, match=r"prepare_datasets\.sh"):
-        data.generate_kshot("trec", 8, 13, tmp_path, tmp_path / "out")
-    with pytest.raises(data.DataError, match="unknown task"):
-        data.load_task("mnli", 8, 13, tmp_path)
-
-
 # --- prompts -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
