@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# First-order (full-batch) SGD prompt fine-tuning with Hessian-trace tracking (the paper's
-# flat-gd.sh). Env overrides: TASK, K, SEED, BS (0 = full batch), LR, STEP, EVAL_STEP, MODEL;
-# extra arguments go to train.py.
+# First-order SGD prompt fine-tuning with Hessian-trace tracking (the paper's
+# flat-gd.sh).
+# Env overrides: TASK, K, SEED, BS, LR, STEP, EVAL_STEP, MODEL; extra arguments go to train.py
+# (e.g. --resume, --wandb, --out DIR).
+# Batch: the paper's text says full batch, its launchers say BS=64. BS=0 (default) is the full
+# k-shot train set; BS=64 reproduces the launchers' sampling: batches of 64 from a permutation
+# drawn every epoch, the last batch of an epoch holding the remaining rows. That is the full
+# batch for SST-2 K = 32 (64 rows) only; K = 256, sst-5 and trec get mini-batches.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TASK=${TASK:-SST-2}
