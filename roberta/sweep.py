@@ -106,6 +106,8 @@ class TrainJob:
         argv = [*self.argv, "--out", str(self.out)]
         if has_checkpoint(self.out):
             argv.append("--resume")
+        elif (self.out / "result.json").exists():  # killed before its first checkpoint
+            argv.append("--overwrite")
         if self.gpus > 1:
             return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     "--nproc_per_node", str(self.gpus), str(TRAIN), *argv]
