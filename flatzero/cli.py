@@ -27,11 +27,17 @@ class HelpFormatter(argparse.HelpFormatter):
         if (_STATES_DEFAULT.search(text) or default is None or default is False
                 or default == argparse.SUPPRESS or action.nargs == 0 or not action.option_strings):
             return text
-        if isinstance(default, Path) and default.is_relative_to(_REPO):
-            default = default.relative_to(_REPO)
-        elif isinstance(default, (list, tuple)):
-            default = " ".join(map(str, default)) if default else "none"
-        return f"{text} (default: {str(default).replace('%', '%%')})"
+        if isinstance(default, (list, tuple)):
+            shown = " ".join(map(_shown, default)) if default else "none"
+        else:
+            shown = _shown(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Path) and value.is_relative_to(_REPO):
+        return str(value.relative_to(_REPO))
+    return str(value)
 
 
 class Parser(argparse.ArgumentParser):

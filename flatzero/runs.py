@@ -98,19 +98,25 @@ def _sort_key(value: Any) -> tuple:
     return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
+_UNSET = object()  # a key one config has and the other lacks
+
+
 def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """Keys whose values differ between two settings, as "key value (not other)" phrases."""
     keys = sorted(set(a) | set(b))
-    return [f"{k} {_show(a.get(k))} (not {_show(b.get(k))})" for k in keys if a.get(k) != b.get(k)]
+    return [f"{k} {_show(a.get(k, _UNSET))} (not {_show(b.get(k, _UNSET))})" for k in keys
+            if k not in a or k not in b or a[k] != b[k]]
 
 
 def varying(groups: Sequence[Group]) -> list[str]:
     """Keys whose values are not the same in every group (to label curves by what differs)."""
     keys = sorted({k for g in groups for k in g.settings})
-    return [k for k in keys if len({repr(g.settings.get(k)) for g in groups}) > 1]
+    return [k for k in keys if len({repr(g.settings.get(k, _UNSET)) for g in groups}) > 1]
 
 
 def _show(value: Any) -> str:
+    if value is _UNSET:
+        return "unset"
     return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -77,7 +77,8 @@ _SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](\S+)")
 
 
 def checksums(data_dir: Path) -> dict[str, str]:
-    """{file name: sha256} of ``data_dir``/SHA256SUMS (``sha256sum`` format), which must exist."""
+    """{file name: sha256} of ``data_dir``/SHA256SUMS (``sha256sum`` format), which must exist
+    and list every shipped file."""
     manifest = data_dir / "SHA256SUMS"
     if not data_dir.is_dir():
         raise DataError(f"--data-dir {data_dir} is not a folder; the LIBSVM files and their "
@@ -95,11 +96,15 @@ def checksums(data_dir: Path) -> dict[str, str]:
             raise DataError(f"{manifest} line {number} is malformed ({line.strip()[:60]!r}); "
                             "expected '<64 hex digits>  <file name>' as sha256sum writes it")
         sums[match[2]] = match[1]
+    for name in SHIPPED:
+        if name not in sums:
+            raise DataError(f"{manifest} has no checksum for {name}; restore it with "
+                            "`git checkout -- svm_logreg/data/SHA256SUMS`")
     return sums
 
 
 def _check_file(path: Path, expected_sha256: str | None) -> None:
-    """The file exists and, when a checksum is given, matches it; shipped files need one."""
+    """The file exists and, when a checksum is given, matches it."""
     if not path.exists():
         if path.name in SHIPPED:
             raise DataError(f"{path} is missing: it ships with the repo, restore it with "
@@ -107,9 +112,6 @@ def _check_file(path: Path, expected_sha256: str | None) -> None:
         raise DataError(f"{path} is missing: {GET_REAL}, or use --data "
                         f"{path.name.split('.')[0]}-resplit to run offline")
     if expected_sha256 is None:
-        if path.name in SHIPPED:
-            raise DataError(f"{path.parent / 'SHA256SUMS'} has no checksum for {path.name}; "
-                            "restore it with `git checkout -- svm_logreg/data/SHA256SUMS`")
         return
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != expected_sha256:

@@ -36,7 +36,8 @@ SMOKE_DIR = HERE / "res_figures"
 TABLE = "svm-table"
 # λ of the ZO runs the paper's text reports (Figure 5): SVM 0.005, logistic regression 0.01.
 TEXT_LAM = {"svm": 0.005, "logreg": 0.01}
-MODELS = {"svm": "SVMs", "logreg": "Logistic Regression"}
+MODELS = {"svm": "SVMs", "logreg": "Logistic Regression"}  # the paper's panel names
+SHORT = {"svm": "SVM", "logreg": "logreg"}
 # (key, label, y scale in the paper's layout, y scale in the grid)
 ROWS = (("train_loss", "train loss", "linear", "log"),
         ("train_hess", "train Hessian trace", "log", "linear"),
@@ -295,7 +296,7 @@ def table(runs, args, skipped: runlib.Skipped) -> str:
                 continue
             seeds |= set(c.group.seeds)
             n = f" ({len(c.group.runs)} seeds)" if len(c.group.runs) > 1 else ""
-            rows.append(f"| {MODELS[model]} | {name} | {c.series.label}{n} | "
+            rows.append(f"| {SHORT[model]} | {name} | {c.series.label}{n} | "
                         f"{mean_at(c, 'train_loss', -1):.4g} | "
                         f"{100 * mean_at(c, 'test_acc', -1):.2f} % | "
                         f"{fmt(mean_at(c, 'train_hess', 0))} → "
@@ -314,7 +315,7 @@ def table(runs, args, skipped: runlib.Skipped) -> str:
                 if gd_loss[it] <= level:
                     gd_hess = mean_at(gd, "train_hess", it)
                     zo_hess = mean_at(zo, "train_hess", -1)
-                    at_loss.append(f"| {MODELS[model]} | {name} | {level:.4g} | {fmt(gd_hess)} "
+                    at_loss.append(f"| {SHORT[model]} | {name} | {level:.4g} | {fmt(gd_hess)} "
                                    f"({it + 1}) | {fmt(zo_hess)} | {gd_hess / zo_hess:.1f}× |")
     if len(rows) == 2:
         fail("no results with these settings for the table; run svm_logreg/fig2.sh and fig5.sh")
@@ -332,7 +333,7 @@ def table(runs, args, skipped: runlib.Skipped) -> str:
     return "\n".join(lines).rstrip()
 
 
-def main(argv: list[str] | None = None) -> list[Path]:
+def build_parser() -> Parser:
     p = Parser(prog="plot.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--res", type=Path, nargs="+",
                    default=[HERE / "res_svm", HERE / "res_logreg"], help="result folders")
@@ -356,6 +357,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
                    help="print the README's results tables instead of drawing")
     p.add_argument("--readme", type=Path,
                    help=f"with --table: write them into this file between its {TABLE} markers")
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.readme and not args.table:
         p.error("--readme goes with --table")
