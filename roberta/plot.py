@@ -22,7 +22,7 @@ from flatzero.results import ResultError, read_result
 
 plt = plotting.plt
 HERE = Path(__file__).resolve().parent
-ROWS = (("train_loss", "train loss"), ("trace", "Hessian trace estimate ± s.e. (symlog)"),
+ROWS = (("train_loss", "train loss"), ("trace", "Hessian trace ± s.e. (symlog)"),
         ("test_acc", "test accuracy"))
 ORDER = {"SST-2": 0, "sst-5": 1, "trec": 2}
 # Keys every curve label shows anyway.
@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--out", type=Path, default=plotting.ASSETS / "roberta.png", help="PNG path")
     p.add_argument("--seeds", type=nonneg_int, nargs="+",
                    help="seeds to draw (default: every seed found)")
+    p.add_argument("--title", default="Figure 3 — prompt fine-tuning, ZO vs GD",
+                   help="figure title; the model and its parameter count are added below it")
     args = p.parse_args(argv)
     check_out_file(args.out)
     runs = [r for r in load(args.runs) if args.seeds is None or r.seed in args.seeds]
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> Path:
         axes[0, col].legend(fontsize=7)
     for row, (_, ylabel) in enumerate(ROWS):
         axes[row, 0].set_ylabel(ylabel)
-    fig.suptitle("Figure 3 — prompt fine-tuning, ZO vs GD: " + model_title(runs))
+    fig.suptitle(f"{args.title}\n{model_title(runs)}")
     path = plotting.save(fig, args.out)
     if diverged_total:
         print(f"drew {diverged_total} diverged run(s) on their own, up to the divergence (×)")
