@@ -79,15 +79,16 @@ def diverged(ax: plt.Axes, x: np.ndarray, y: np.ndarray, *, color: str, ls: str 
 def log_ticks(ax: plt.Axes, which: str = "y") -> None:
     """Plain-number labels on a log axis, as many as its span allows (call after drawing).
 
-    Within a decade matplotlib labels only minor ticks, in 4 × 10² form; this labels 1–9 (under
-    a decade), 1, 2, 5 (under two) or the powers of ten.
+    Within a decade matplotlib labels only minor ticks, in 4 × 10² form; this labels 1, 1.5, 2,
+    3, 5, 7 (under a decade), 1, 2, 5 (under two) or the powers of ten.
     """
     axis = ax.yaxis if which == "y" else ax.xaxis
     lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
     if not 0 < lo < hi:
         return
     span = np.log10(hi / lo)
-    subs = (tuple(range(1, 10)) if span < 1 else (1.0, 2.0, 5.0) if span < 2 else (1.0,))
+    subs = ((1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if span < 1 else (1.0, 2.0, 5.0) if span < 2
+            else (1.0,))
     axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(ticker.NullFormatter())

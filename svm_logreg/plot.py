@@ -365,6 +365,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     args = p.parse_args(argv)
     if args.readme and not args.table:
         p.error("--readme goes with --table")
+    if args.out_dir is not None and not args.table:
+        check_out_dir(args.out_dir, "--out-dir")  # before any work; the defaults exist
     runs = load([r for r in args.res if r.is_dir()])
     if not runs:
         fail(f"no results in {' '.join(map(str, args.res))}; run "

@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
     args = parser.parse_args(argv)
     if args.readme and not args.table:
         parser.error("--readme goes with --table")
+    if args.out_dir is not None and not args.table:
+        check_out_dir(args.out_dir, "--out-dir")  # before any work; the defaults exist
     if not args.res.is_dir():
         fail(f"--res {args.res} is not a folder; run `python test_func/run_toy.py --out "
              f"{args.res}` first")

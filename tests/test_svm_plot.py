@@ -178,3 +178,10 @@ def test_a_bad_file_is_named_in_one_line(tmp_path, capsys, content, message):
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "x.json" in err and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_bad_out_dir_fails_before_reading(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        plot.main(["--res", str(tmp_path / "nowhere"), "--out-dir", str(tmp_path / "file" / "x")])
+    assert exc.value.code == 1 and "is a file, not a folder" in capsys.readouterr().err

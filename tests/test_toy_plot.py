@@ -128,3 +128,10 @@ def test_plot_without_results_fails_clearly(tmp_path, capsys):
         plot.main(["--res", str(tmp_path), "--out-dir", str(tmp_path)])
     assert exc.value.code == 1
     assert "run_toy.py" in capsys.readouterr().err
+
+
+def test_a_bad_out_dir_fails_before_reading(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        plot.main(["--res", str(tmp_path / "nowhere"), "--out-dir", str(tmp_path / "file")])
+    assert exc.value.code == 1 and "is a file, not a folder" in capsys.readouterr().err
