@@ -1,17 +1,50 @@
-"""argparse helpers shared by the runners: one-line errors and validated number types."""
+"""argparse helpers shared by the runners: one-line errors, validated number types, a help that
+states each default once, output checks before any work, and Ctrl-C without a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
+
+_REPO = Path(__file__).resolve().parents[1]
+INTERRUPTED = 130  # the shell's status for a command ended by Ctrl-C (128 + SIGINT)
+_STATES_DEFAULT = re.compile(r"\(default\b|\bdefault:")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help unless the help already states its default
+    or there is none to state (None, a flag's False); paths in the repo are shown relative."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (_STATES_DEFAULT.search(text) or default is None or default is False
+                or default == argparse.SUPPRESS or action.nargs == 0 or not action.option_strings):
+            return text
+        if isinstance(default, (list, tuple)):
+            shown = " ".join(map(_shown, default)) if default else "none"
+        else:
+            shown = _shown(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, Path) and value.is_relative_to(_REPO):
+        return str(value.relative_to(_REPO))
+    return str(value)
 
 
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (exit status 2), not a usage dump."""
 
     def __init__(self, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
@@ -22,6 +55,50 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Exit with a one-line error message (for problems found after parsing: data, files)."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+def run(main: Callable[[], object]) -> None:
+    """Call a CLI's ``main``; Ctrl-C ends it with one line and status 130, not a traceback.
+
+    Runners that can keep partial work catch KeyboardInterrupt themselves and say what they kept.
+    """
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+
+
+def check_out_dir(folder: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """Fail with one line, before any work, unless ``folder`` is (or can become) a writable folder.
+
+    Nothing is created: the nearest existing ancestor must be a folder we can write into, which a
+    probe file (removed at once) proves, whatever the permission bits say (root, read-only mounts).
+    """
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        if probe.is_symlink():
+            fail(f"{flag} {folder}: {probe} is a broken symbolic link")
+        probe = probe.parent
+    if not probe.is_dir():
+        fail(f"{flag} {folder}: {probe} is a file, not a folder; choose another {flag}")
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".write-check-")
+    except OSError as exc:
+        fail(f"{flag} {folder}: cannot write into {probe} ({exc.strerror}); choose another {flag}")
+    os.close(fd)
+    os.unlink(name)
+    return folder
+
+
+def check_out_file(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """:func:`check_out_dir` for the folder of an output file, which must not be a folder."""
+    path = Path(path)
+    if path.is_dir():
+        fail(f"{flag} {path} is a folder; give a file name")
+    check_out_dir(path.parent, flag)
+    return path
 
 
 def positive_int(text: str) -> int:

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import ticker
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -65,6 +66,45 @@ def mean_band(
         else:
             lo, hi = y.min(axis=0), y.max(axis=0)
         ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+
+
+def diverged(ax: plt.Axes, x: np.ndarray, y: np.ndarray, *, color: str, ls: str = "-",
+             label: str | None = None, lw: float = 1.0) -> None:
+    """One run that diverged, drawn up to its last finite value, which a × marks."""
+    ax.plot(x, y, color=color, ls=ls, lw=lw, alpha=0.8, label=label)
+    if len(x):
+        ax.plot(x[-1:], y[-1:], marker="x", color=color, ms=8, mew=2, ls="none")
+
+
+def log_ticks(ax: plt.Axes, which: str = "y") -> None:
+    """Plain-number labels on a log axis, as many as its span allows (call after drawing).
+
+    Within a decade matplotlib labels only minor ticks, in 4 × 10² form; this labels 1, 1.5, 2,
+    3, 5, 7 (under a decade), 1, 2, 5 (under two) or the powers of ten.
+    """
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
+    if not 0 < lo < hi:
+        return
+    span = np.log10(hi / lo)
+    subs = ((1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if span < 1 else (1.0, 2.0, 5.0) if span < 2
+            else (1.0,))
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def legend_below(fig: plt.Figure, axes, loc: str = "outside lower center", **kwargs) -> None:
+    """One legend outside the figure (below by default) with each label of ``axes`` once."""
+    handles, labels = [], []
+    for ax in np.ravel(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    if labels:
+        kwargs.setdefault("ncol", min(len(labels), 4))
+        fig.legend(handles, labels, loc=loc, **kwargs)
 
 
 def save(fig: plt.Figure, path: str | Path) -> Path:

@@ -23,6 +23,8 @@ from flatzero import __version__
 
 # Keys of the config block that legitimately differ between two runs with identical seeds.
 VOLATILE_KEYS = ("wall_time_s", "created")
+# Keys run_metadata adds: what ran the code, not what was run.
+METADATA_KEYS = ("package_version", "git_sha", "python", "numpy", *VOLATILE_KEYS)
 
 _REPO = Path(__file__).resolve().parents[1]
 
@@ -53,15 +55,29 @@ def run_metadata(config: Mapping[str, Any], wall_time_s: float) -> dict[str, Any
     }
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+class ResultError(Exception):
+    """A result file cannot be read or is not the kind of result expected; names the file."""
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, *, allow_nan: bool = True) -> Path:
     """Write ``obj`` as compact JSON atomically (temp file in the same folder, then rename).
 
     numpy arrays and scalars are serialised natively; floats are written in their shortest
     round-trip form, so reading a file back gives the exact float64 values that were written.
+    JSON has no NaN or infinity (orjson writes them as null): with ``allow_nan=False`` a
+    non-finite float raises ValueError instead, before anything is written.
     """
     path = Path(path)
+    if not allow_nan:
+        _check_finite(obj, path)
+    return write_bytes(path, orjson.dumps(
+        obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, then a rename."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
     # A name unique to this process and thread; plain open() so the file gets the usual umask.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
@@ -74,9 +90,46 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return path
 
 
+def _check_finite(obj: Any, path: Path) -> None:
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f" and not np.isfinite(obj).all():
+            raise ValueError(f"{path}: refusing to write NaN/inf (JSON would store null)")
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            _check_finite(v, path)
+    elif isinstance(obj, (list, tuple)):
+        if obj and all(isinstance(v, float) for v in obj):
+            _check_finite(np.asarray(obj), path)
+        else:
+            for v in obj:
+                _check_finite(v, path)
+    elif isinstance(obj, float) and not np.isfinite(obj):
+        raise ValueError(f"{path}: refusing to write NaN/inf (JSON would store null)")
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a result file written by :func:`write_json` (or any JSON file)."""
-    return orjson.loads(Path(path).read_bytes())
+    """Read a result file written by :func:`write_json` (or any JSON file).
+
+    Raises :class:`ResultError` naming the file when it cannot be read or is not JSON.
+    """
+    path = Path(path)
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise ResultError(f"cannot read {path}: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise ResultError(f"{path} is not valid JSON ({exc}); move it out of the "
+                          "results folder or rerun the run that wrote it") from None
+
+
+def read_result(path: str | os.PathLike[str], keys: tuple[str, ...] = ("config",)) -> dict:
+    """A result file that must be a JSON object holding ``keys``; ResultError names the file."""
+    obj = read_json(path)
+    missing = [k for k in keys if not isinstance(obj, dict) or k not in obj]
+    if missing:
+        raise ResultError(f"{path} is not a result file of this experiment (no "
+                          f"{', '.join(repr(k) for k in missing)}); move it out of the folder")
+    return obj
 
 
 def strip_volatile(obj: Any) -> Any:

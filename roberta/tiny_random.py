@@ -20,7 +20,7 @@ NAME = "tiny-random"
 VERSION = 1  # bump when the recipe changes: the cached folder is rebuilt
 FOLDER = Path(__file__).resolve().parent / "models" / NAME
 ORIGINAL = Path(__file__).resolve().parent / "data" / "original"
-CONFIG = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, intermediate_size=256,
+CONFIG = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
               max_position_embeddings=130, type_vocab_size=1)
 VOCAB = 2000
 

@@ -3,7 +3,8 @@
     python svm_logreg/logreg.py --algo zo --lr 0.01 --lam 0.1 --data a5a-resplit
 """
 
+from flatzero import cli
 from svm_logreg.train import main
 
 if __name__ == "__main__":
-    main("logreg")
+    cli.run(lambda: main("logreg"))

@@ -1,138 +1,399 @@
 """Figures 2 and 5 from the JSON written by svm.py / logreg.py (never reruns an experiment).
 
-    python svm_logreg/plot.py          # res_svm/, res_logreg/ → assets/svm-logreg{,-extra}.png
+    python svm_logreg/plot.py                 # res_svm/, res_logreg/ → assets/svm-logreg*.png
+    python svm_logreg/plot.py --layout grid   # one linear 3 × 4 grid instead of the paper's axes
+    python svm_logreg/plot.py --table         # the README's results tables, from the JSON
 
-Grid: one column per model and data set, rows train loss, train Hessian trace and test accuracy
-vs iteration. Figure 2: GD (dashed) vs ZO (solid) at the launchers' settings. Figure 5: the
-complementary runs, SAM and ZO at the smaller λ the paper's text reports. Several seeds: mean
-line and a band.
+Figure 2: GD (dashed) vs ZO (solid) at the launchers' settings; Figure 5: the complementary runs,
+SAM and ZO at the smaller λ the paper's text reports. Paper layout: panels (a) SVMs and (b)
+Logistic Regression, columns a5a and w5a, rows train loss, train Hessian trace (log) and test
+accuracy against log iterations. trace-loss: the train Hessian trace against the train loss, one
+curve per run, where a lower trace at the same loss reads directly. Several seeds: mean and band.
+
+Each curve takes the runs with the launchers' lr and λ and the --max_iter / --n_params / --seeds
+asked for (the paper's by default); other runs are left out and listed in one line. The paper's
+settings and seed draw into assets/, anything else into svm_logreg/res_figures/.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from flatzero import plotting
-from flatzero.cli import Parser, fail
-from flatzero.results import read_json
-from svm_logreg.train import DEFAULTS, HERE
+from flatzero import cli, plotting, readme
+from flatzero import runs as runlib
+from flatzero.cli import Parser, check_out_dir, fail, nonneg_int, positive_int
+from flatzero.results import ResultError, read_result
+from svm_logreg.train import DEFAULTS, HERE, METRICS, PAPER_D, PAPER_ITERS, PAPER_SEED
 
 plt = plotting.plt
+FIGURES = ("2", "5", "trace-loss")
+FILES = {"2": "svm-logreg", "5": "svm-logreg-extra", "trace-loss": "svm-logreg-trace-loss"}
+SMOKE_DIR = HERE / "res_figures"
+TABLE = "svm-table"
 # λ of the ZO runs the paper's text reports (Figure 5): SVM 0.005, logistic regression 0.01.
 TEXT_LAM = {"svm": 0.005, "logreg": 0.01}
-MODELS = {"svm": "SVM (squared hinge)", "logreg": "logistic regression"}
-ROWS = (("train_loss", "train loss", "log"), ("train_hess", "train Hessian trace", "linear"),
-        ("test_acc", "test accuracy", "linear"))
+MODELS = {"svm": "SVMs", "logreg": "Logistic Regression"}  # the paper's panel names
+SHORT = {"svm": "SVM", "logreg": "logreg"}
+# (key, label, y scale in the paper's layout, y scale in the grid)
+ROWS = (("train_loss", "train loss", "linear", "log"),
+        ("train_hess", "train Hessian trace", "log", "linear"),
+        ("test_acc", "test accuracy", "linear", "linear"))
 
 
-def series(model: str, figure: int) -> list[tuple[str, str, float | None, str, str]]:
-    """(label, algo, λ, colour, line style) of the curves of a figure for one model.
+@dataclass(frozen=True)
+class Series:
+    """One curve of a model: which runs (algo, λ) and how it is drawn."""
 
-    Labels are shared across models (one legend); each column's title gives its λ values.
-    """
+    label: str
+    algo: str
+    lam: float | None
+    color: str
+    ls: str
+
+
+def series(model: str, figure: str) -> list[Series]:
     lam = DEFAULTS[model]["lam"]
-    gd = ("GD", "gd", None, plotting.COLORS["GD"], "--")
-    zo = ("ZO", "zo", lam, plotting.COLORS["ZO"], "-")
-    if figure == 2:
-        return [gd, zo]
-    return [gd, ("SAM (radius λ)", "sam", lam, plotting.COLORS["SAM"], "-."), zo,
-            ("ZO, the text's smaller λ", "zo", TEXT_LAM[model], plotting.SWEEP[1], "-")]
+    gd = Series("GD", "gd", None, plotting.COLORS["GD"], "--")
+    zo = Series(f"ZO (λ = {lam:g})", "zo", lam, plotting.COLORS["ZO"], "-")
+    sam = Series(f"SAM (radius {lam:g})", "sam", lam, plotting.COLORS["SAM"], "-.")
+    zo_small = Series(f"ZO (λ = {TEXT_LAM[model]:g})", "zo", TEXT_LAM[model], plotting.SWEEP[1],
+                      "-")
+    return [gd, zo] if figure == "2" else [gd, sam, zo, zo_small]
 
 
-def column_title(model: str, name: str, figure: int) -> str:
-    lam = f"λ = {DEFAULTS[model]['lam']:g}"
-    if figure == 5:
-        lam += f", smaller λ = {TEXT_LAM[model]:g}"
-    stand_in = " (offline stand-in)" if name.endswith("-resplit") else ""
-    return f"{MODELS[model]}, {lam}\n{name}{stand_in}"
+# --- reading and choosing runs ----------------------------------------------------------------
 
-
-def load_runs(folders: list[Path]) -> dict[tuple, list[dict]]:
-    """Result files grouped by (model, data, algo, lr, λ): one entry per seed."""
-    runs: dict[tuple, list[dict]] = defaultdict(list)
+def load(folders: Sequence[Path]) -> list[runlib.Run]:
+    """Every result file of the folders; a file that is not one is an error naming it."""
+    out = []
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
-            rec = read_json(path)
-            c = rec.get("config", {})
-            if "train_loss" in rec and "model" in c:
-                runs[(c["model"], c["data"], c["algo"], c["lr"], c["lam"])].append(rec)
-    return runs
+            try:
+                out.append(runlib.run_from(path, read_result(path, (*METRICS, "config"))))
+            except ResultError as exc:
+                fail(str(exc))
+    return out
 
 
-def pick_data(runs: dict[tuple, list[dict]], family: str) -> str | None:
+def pick_data(runs: list[runlib.Run], family: str, need: dict) -> str | None:
     """The real data set of a family (a5a / w5a) if it has results, else its offline stand-in."""
-    present = {key[1] for key in runs}
-    for name in (family, f"{family}-resplit"):
-        if name in present:
-            return name
-    return None
+    present = {r.config.get("data") for r in runs if runlib.matches(r.config, need)}
+    return next((n for n in (family, f"{family}-resplit") if n in present), None)
 
 
-def figure(runs: dict[tuple, list[dict]], number: int, band: str, out: Path) -> Path | None:
-    columns = [(m, d) for m in MODELS for d in (pick_data(runs, "a5a"), pick_data(runs, "w5a"))
-               if d is not None]
-    if not columns:
-        return None
-    fig, axes = plt.subplots(len(ROWS), len(columns), figsize=(3.6 * len(columns), 8.2),
-                             squeeze=False, sharex=True, layout="constrained")
-    drawn = {}
-    for col, (model, name) in enumerate(columns):
-        axes[0, col].set_title(column_title(model, name, number), fontsize=9)
-        for label, algo, lam, color, ls in series(model, number):
-            lr = DEFAULTS[model]["lr"]
-            recs = runs.get((model, name, algo, lr, lam), [])
-            if not recs:
-                print(f"missing: {model} {algo} λ={lam} on {name} (run fig{number}.sh)")
+@dataclass
+class Curve:
+    series: Series
+    group: runlib.Group | None
+    diverged: list[runlib.Run]
+
+    @property
+    def seeds(self) -> list:
+        return (self.group.seeds if self.group else []) + [r.seed for r in self.diverged]
+
+
+def choose(runs, figure: str, args, skipped: runlib.Skipped) -> dict[tuple[str, str], list[Curve]]:
+    """{(model, data): curves} of a figure, from the runs with the asked-for settings."""
+    need = {"max_iter": args.max_iter, "n_params": args.n_params}
+    out = {}
+    for model in MODELS:
+        for family in ("a5a", "w5a"):
+            name = pick_data(runs, family, {"model": model, **need})
+            if name is None:
                 continue
-            its = np.arange(1, len(recs[0]["train_loss"]) + 1)
-            for row, (key, ylabel, scale) in enumerate(ROWS):
+            curves = []
+            for s in series(model, figure):
+                grp, diverged = runlib.select(
+                    runs, {"model": model, "data": name, "algo": s.algo, "lam": s.lam},
+                    {"lr": DEFAULTS[model]["lr"], **need}, args.seeds, skipped)
+                curves.append(Curve(s, grp, diverged))
+            out[(model, name)] = curves
+    return out
+
+
+def seed_line(chosen: dict[tuple[str, str], list[Curve]]) -> str:
+    """The seeds of the curves: "seed 29" if all have it, else which curves have which."""
+    by_seeds: dict[str, list[str]] = {}
+    for cs in chosen.values():
+        for c in cs:
+            if c.seeds:
+                labels = by_seeds.setdefault(runlib.seed_text(c.seeds), [])
+                if c.series.label not in labels:
+                    labels.append(c.series.label)
+    if len(by_seeds) == 1:
+        return next(iter(by_seeds))
+    return "\n".join(f"{t}: {', '.join(labels)}" for t, labels in by_seeds.items())
+
+
+def data_title(name: str) -> str:
+    return f"{name} (offline stand-in)" if name.endswith("-resplit") else name
+
+
+# --- drawing ---------------------------------------------------------------------------------
+
+def draw_curve(ax, curve: Curve, key: str, x_of=None, band: str = "minmax") -> None:
+    s = curve.series
+    if curve.group is not None:
+        ys = [np.asarray(r.result[key], dtype=float) for r in curve.group.runs]
+        x = np.arange(1, len(ys[0]) + 1) if x_of is None else x_of
+        plotting.mean_band(ax, x, ys, color=s.color, ls=s.ls, label=s.label, band=band, lw=1.4)
+    for run in curve.diverged:
+        y = np.asarray(run.result[key], dtype=float)
+        plotting.diverged(ax, np.arange(1, len(y) + 1), y, color=s.color, ls=s.ls,
+                          label=f"{s.label}, seed {run.seed}: diverged at {run.diverged_at}")
+
+
+def paper_layout(chosen, title: str, band: str) -> plt.Figure:
+    fig = plt.figure(figsize=(13, 7.6), layout="constrained")
+    subfigs = fig.subfigures(1, 2, wspace=0.03)
+    for letter, sub, model in zip("ab", subfigs, MODELS, strict=True):
+        cols = [(name, curves) for (m, name), curves in chosen.items() if m == model]
+        if not cols:
+            sub.suptitle(f"({letter}) {MODELS[model]}: no results")
+            continue
+        axes = sub.subplots(len(ROWS), len(cols), sharex=True, squeeze=False)
+        for col, (name, curves) in enumerate(cols):
+            axes[0, col].set_title(data_title(name), fontsize=10)
+            for row, (key, label, scale, _) in enumerate(ROWS):
                 ax = axes[row, col]
-                plotting.mean_band(ax, its, [r[key] for r in recs], color=color, ls=ls,
-                                   label=label, band=band, lw=1.3)
+                for curve in curves:
+                    draw_curve(ax, curve, key, band=band)
+                ax.set_xscale("log")
                 ax.set_yscale(scale)
+                if scale == "log":
+                    plotting.log_ticks(ax)
                 if col == 0:
-                    ax.set_ylabel(ylabel)
-            drawn[label] = True
+                    ax.set_ylabel(label)
+            axes[-1, col].set_xlabel("number of iterations")
+        plotting.legend_below(sub, axes, loc="outside upper center", ncol=4)
+        sub.supxlabel(f"({letter}) {MODELS[model]}", fontsize=12)
+    fig.suptitle(title)
+    return fig
+
+
+def grid_layout(chosen, title: str, band: str) -> plt.Figure:
+    cols = list(chosen.items())
+    fig, axes = plt.subplots(len(ROWS), len(cols), figsize=(3.6 * len(cols), 8.2),
+                             squeeze=False, sharex=True, layout="constrained")
+    for col, ((model, name), curves) in enumerate(cols):
+        axes[0, col].set_title(f"{MODELS[model]}\n{data_title(name)}", fontsize=9)
+        for row, (key, label, _, scale) in enumerate(ROWS):
+            ax = axes[row, col]
+            for curve in curves:
+                draw_curve(ax, curve, key, band=band)
+            ax.set_yscale(scale)
+            if col == 0:
+                ax.set_ylabel(label)
         axes[-1, col].set_xlabel("iteration")
-    if not drawn:
-        plt.close(fig)
+    plotting.legend_below(fig, axes, ncol=6)
+    fig.suptitle(title)
+    return fig
+
+
+def trace_loss(chosen, title: str) -> plt.Figure:
+    """Train Hessian trace against train loss, one line per run (every seed on its own)."""
+    fig = plt.figure(figsize=(12, 5.2), layout="constrained")
+    subfigs = fig.subfigures(1, 2, wspace=0.03)
+    for letter, sub, model in zip("ab", subfigs, MODELS, strict=True):
+        cols = [(name, curves) for (m, name), curves in chosen.items() if m == model]
+        if not cols:
+            sub.suptitle(f"({letter}) {MODELS[model]}: no results")
+            continue
+        axes = sub.subplots(1, len(cols), squeeze=False)[0]
+        for ax, (name, curves) in zip(axes, cols, strict=True):
+            ax.set_title(data_title(name), fontsize=10)
+            for curve in curves:
+                s = curve.series
+                runs = [*(curve.group.runs if curve.group else []), *curve.diverged]
+                for i, run in enumerate(runs):
+                    loss, hess = run.result["train_loss"], run.result["train_hess"]
+                    ax.plot(loss, hess, color=s.color, ls=s.ls, lw=1.0, alpha=0.85,
+                            label=s.label if i == 0 else None)
+                    ax.plot(loss[-1:], hess[-1:], marker="x" if run.diverged_at else "o",
+                            color=s.color, ms=6, ls="none")
+                    ax.plot(loss[:1], hess[:1], marker="s", color="k", ms=5, ls="none",
+                            label="start" if i == 0 and s.algo == "gd" else None)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            plotting.log_ticks(ax, "x")
+            plotting.log_ticks(ax, "y")
+            ax.set_xlabel("train loss")
+        axes[0].set_ylabel("train Hessian trace")
+        plotting.legend_below(sub, axes, loc="outside upper center", ncol=3)
+        sub.supxlabel(f"({letter}) {MODELS[model]}", fontsize=12)
+    fig.suptitle(title)
+    return fig
+
+
+def figure_tag(args, seeds: set) -> str:
+    """The settings that differ from the paper's, as a file-name suffix ("": the paper's)."""
+    return ((f"-it{args.max_iter}" if args.max_iter != PAPER_ITERS else "")
+            + (f"-D{args.n_params}" if args.n_params != PAPER_D else "")
+            + (f"-{runlib.seed_tag(sorted(seeds))}" if seeds != {PAPER_SEED} else "")
+            + ("-grid" if args.layout == "grid" else ""))
+
+
+def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
+    chosen = choose(runs, figure, args, skipped)
+    chosen = {k: cs for k, cs in chosen.items() if any(c.seeds for c in cs)}
+    if not chosen:
         return None
-    handles, labels = [], []
-    for ax in axes.flat:  # one legend entry per label across the grid
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
-    what = "GD vs ZO" if number == 2 else "SAM and ZO with smaller λ"
-    fig.suptitle(f"Figure {number} — over-parameterised convex classification (D = 10000): "
-                 f"{what}")
-    return plotting.save(fig, out)
+    if figure != "trace-loss":
+        missing = [f"{m} {c.series.label} on {name}" for (m, name), cs in chosen.items()
+                   for c in cs if not c.seeds]
+        if missing:
+            print(f"Figure {figure}: no results for {', '.join(missing)} (run fig{figure}.sh "
+                  "with the same settings)")
+    seeds = {s for cs in chosen.values() for c in cs for s in c.seeds}
+    setting = (f"D = {args.n_params}, {args.max_iter} iterations, lr {DEFAULTS['svm']['lr']:g} "
+               f"(SVM) / {DEFAULTS['logreg']['lr']:g} (logistic), {seed_line(chosen)}")
+    if figure == "trace-loss":
+        fig = trace_loss(chosen, "Train Hessian trace against train loss, one line per run "
+                         f"(start ■, end ●)\n{setting}")
+    else:
+        what = "GD vs ZO" if figure == "2" else "SAM, and ZO with the text's smaller λ"
+        title = (f"Figure {figure} — over-parameterised convex classification: {what}\n"
+                 f"{setting}")
+        fig = (paper_layout if args.layout == "paper" else grid_layout)(chosen, title, args.band)
+    tag = figure_tag(args, seeds)
+    out_dir = args.out_dir or (plotting.ASSETS if not tag else SMOKE_DIR)
+    check_out_dir(out_dir, "--out-dir")
+    path = plotting.save(fig, out_dir / f"{FILES[figure]}{tag}.png")
+    print(f"wrote {path}" + (" (not the paper's settings and seed: the figures in assets/ "
+                             "are left as they are)" if tag else ""))
+    return path
 
 
-def main(argv: list[str] | None = None) -> list[Path]:
+# --- the README tables -------------------------------------------------------------------------
+
+def mean_at(curve: Curve, key: str, index: int) -> float:
+    return float(np.mean([r.result[key][index] for r in curve.group.runs]))
+
+
+def fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def table(runs, args, skipped: runlib.Skipped) -> str:
+    """The results table (final values of Figures 2 and 5), what the trace-vs-loss view shows,
+    and the claims of the README text, all computed from the JSON."""
+    chosen = choose(runs, "5", args, skipped)
+    rows = ["| model | data | run | train loss | test acc | train Hessian trace |",
+            "|---|---|---|---|---|---|"]
+    at_loss = ["| model | data | ZO's final train loss | GD's trace at that loss (iteration) "
+               "| ZO's final trace | ratio |", "|---|---|---|---|---|---|"]
+    ratios: dict[str, list[float]] = {"zo": [], "small": []}
+    gaps: dict[str, list[float]] = {"zo": [], "small": []}
+    seeds = set()
+    for (model, name), curves in chosen.items():
+        by = {c.series.label: c for c in curves if c.group}
+        for c in curves:
+            if c.group is None:
+                continue
+            seeds |= set(c.group.seeds)
+            n = f" ({len(c.group.runs)} seeds)" if len(c.group.runs) > 1 else ""
+            rows.append(f"| {SHORT[model]} | {name} | {c.series.label}{n} | "
+                        f"{mean_at(c, 'train_loss', -1):.4g} | "
+                        f"{100 * mean_at(c, 'test_acc', -1):.2f} % | "
+                        f"{fmt(mean_at(c, 'train_hess', 0))} → "
+                        f"{fmt(mean_at(c, 'train_hess', -1))} |")
+        gd = by.get("GD")
+        for kind, s in (("zo", series(model, "5")[2]), ("small", series(model, "5")[3])):
+            zo = by.get(s.label)
+            if gd is None or zo is None:
+                continue
+            ratios[kind].append(mean_at(gd, "train_hess", -1) / mean_at(zo, "train_hess", -1))
+            gaps[kind].append(100 * (mean_at(gd, "test_acc", -1) - mean_at(zo, "test_acc", -1)))
+            if kind == "zo":
+                level = mean_at(zo, "train_loss", -1)
+                gd_loss = np.mean([r.result["train_loss"] for r in gd.group.runs], axis=0)
+                it = int(np.argmax(gd_loss <= level))
+                if gd_loss[it] <= level:
+                    gd_hess = mean_at(gd, "train_hess", it)
+                    zo_hess = mean_at(zo, "train_hess", -1)
+                    at_loss.append(f"| {SHORT[model]} | {name} | {level:.4g} | {fmt(gd_hess)} "
+                                   f"({it + 1}) | {fmt(zo_hess)} | {gd_hess / zo_hess:.1f}× |")
+    if len(rows) == 2:
+        fail("no results with these settings for the table; run svm_logreg/fig2.sh and fig5.sh")
+    lines = [f"Seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}, "
+             f"{args.max_iter} iterations, D = {args.n_params}; final values (the trace from its "
+             "initial value):", "", *rows, ""]
+    if len(at_loss) > 2:
+        lines += ["At the same train loss, ZO's final one, GD's trace (the first iteration "
+                  "GD's loss reached that level) against ZO's:", "", *at_loss, ""]
+    for kind, what in (("zo", "at the launchers' λ"), ("small", "at the text's smaller λ")):
+        if ratios[kind]:
+            lines.append(f"ZO {what}: final trace {min(ratios[kind]):.1f}–"
+                         f"{max(ratios[kind]):.1f}× below GD's, test accuracy "
+                         f"{min(gaps[kind]):.2f}–{max(gaps[kind]):.2f} points below GD's.")
+    return "\n".join(lines).rstrip()
+
+
+def build_parser() -> Parser:
     p = Parser(prog="plot.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--res", type=Path, nargs="+",
                    default=[HERE / "res_svm", HERE / "res_logreg"], help="result folders")
-    p.add_argument("--out-dir", type=Path, default=plotting.ASSETS, help="where PNGs are written")
+    p.add_argument("--figures", nargs="+", choices=FIGURES, default=list(FIGURES),
+                   help="figures to draw")
+    p.add_argument("--seeds", type=nonneg_int, nargs="+",
+                   help="seeds to draw (default: every seed found with these settings)")
+    p.add_argument("--max_iter", type=positive_int, default=PAPER_ITERS,
+                   help="draw the runs of this many iterations")
+    p.add_argument("--n_params", type=positive_int, default=PAPER_D,
+                   help="draw the runs of this feature dimension D")
+    p.add_argument("--layout", choices=["paper", "grid"], default="paper",
+                   help="paper: panels (a) SVMs, (b) logistic regression, log iterations and "
+                        "log trace; grid: one 3 × 4 grid on linear iterations")
+    p.add_argument("--out-dir", type=Path,
+                   help="where PNGs are written (default: assets/ for the paper's settings and "
+                        "seed, else svm_logreg/res_figures/)")
     p.add_argument("--band", choices=["minmax", "std"], default="minmax",
                    help="band over seeds: min–max or mean ± std")
+    p.add_argument("--table", action="store_true",
+                   help="print the README's results tables instead of drawing")
+    p.add_argument("--readme", type=Path,
+                   help=f"with --table: write them into this file between its {TABLE} markers")
+    return p
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    p = build_parser()
     args = p.parse_args(argv)
-    runs = load_runs(args.res)
+    if args.readme and not args.table:
+        p.error("--readme goes with --table")
+    if args.out_dir is not None and not args.table:
+        check_out_dir(args.out_dir, "--out-dir")  # before any work; the defaults exist
+    runs = load([r for r in args.res if r.is_dir()])
     if not runs:
         fail(f"no results in {' '.join(map(str, args.res))}; run "
              "`bash svm_logreg/fig2.sh` (and fig5.sh) first")
+    skipped = runlib.Skipped()
+    if args.table:
+        text = table(runs, args, skipped)
+        if skipped:
+            print(skipped.line())
+        if args.readme:
+            try:
+                print(f"updated {readme.update(args.readme, TABLE, text)}")
+            except (OSError, ValueError) as exc:
+                fail(str(exc))
+        else:
+            print(text)
+        return []
     plotting.style()
-    written = [path for path in (
-        figure(runs, 2, args.band, args.out_dir / "svm-logreg.png"),
-        figure(runs, 5, args.band, args.out_dir / "svm-logreg-extra.png")) if path]
-    for path in written:
-        print(f"wrote {path}")
+    written = [path for figure in args.figures if (path := draw(runs, figure, args, skipped))]
+    if skipped:
+        print(skipped.line())
+    if not written:
+        fail(f"no results with {args.max_iter} iterations, D = {args.n_params}"
+             f"{f', seeds {args.seeds}' if args.seeds else ''} in "
+             f"{' '.join(map(str, args.res))}; run svm_logreg/fig2.sh with those settings")
     return written
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -19,14 +19,18 @@ say_data() {
 }
 
 # run_grid: each stdin line is "<script> <flags>" (e.g. "svm.py --algo zo --lam 0.05"); runs it
-# on a5a and w5a for every seed, JOBS at a time; fails if any run fails.
+# on a5a and w5a for every seed, JOBS at a time; fails if any run fails. Each run prints one line
+# when it ends (a single write, so parallel runs never interleave).
 run_grid() {
-    local py seeds=${SEEDS:-29} step=${STEP:-10000} n_params=${N_PARAMS:-10000} a w spec
+    local py seeds=${SEEDS:-29} step=${STEP:-10000} n_params=${N_PARAMS:-10000} a w spec n
     py=$(printf %q "${PYTHON:-python}")
     JOBS=${JOBS:-2}
     a=$(pick_data a5a); w=$(pick_data w5a)
     say_data "$a"; say_data "$w"
     mapfile -t specs
+    # shellcheck disable=SC2086  # seeds is a list
+    n=$(( ${#specs[@]} * 2 * $(set -- $seeds; echo $#) ))
+    echo "$n runs of $step iterations (D = $n_params), $JOBS at a time; one line per finished run:"
     for data in $a $w; do
         for seed in $seeds; do
             for spec in "${specs[@]}"; do
@@ -35,4 +39,11 @@ run_grid() {
             done
         done
     done | xargs -d '\n' -P "$JOBS" -I{} bash -c '{}'
+}
+
+# plot_figures 2 trace-loss: draw these figures from the runs of the same SEEDS, STEP, N_PARAMS.
+plot_figures() {
+    # shellcheck disable=SC2086  # SEEDS is a list
+    "${PYTHON:-python}" "$HERE/plot.py" --figures "$@" --seeds ${SEEDS:-29} \
+        --max_iter "${STEP:-10000}" --n_params "${N_PARAMS:-10000}"
 }

@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from flatzero.cli import Parser, fail, positive_float, positive_int
+from flatzero.cli import INTERRUPTED, Parser, check_out_dir, fail, positive_float, positive_int
 from flatzero.results import run_metadata, write_json
 from svm_logreg import data, optim
 from svm_logreg.features import FactorisedDesign, MaterialisedDesign
@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "train_hess", "test_hess")
 # The paper's launchers (train_svm.sh, train_logreg.sh).
 DEFAULTS = {"svm": {"lr": 1e-4, "lam": 0.05}, "logreg": {"lr": 0.01, "lam": 0.1}}
+PAPER_ITERS, PAPER_SEED, PAPER_D = 10_000, 29, 10_000
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,35 @@ class Config:
     lr: float = 1e-4
     lam: float = 0.05     # ZO smoothing λ, or SAM radius
     data: str = "a5a"
-    max_iter: int = 10_000
-    seed: int = 29
-    n_params: int = 10_000  # D, the random-feature dimension
+    max_iter: int = PAPER_ITERS
+    seed: int = PAPER_SEED
+    n_params: int = PAPER_D  # D, the random-feature dimension
 
     def file_name(self) -> str:
-        """The paper's run name: {algo}_{data}_{lr}_{lam}_{seed} (no λ for GD)."""
+        """The paper's run name {algo}_{data}_{lr}_{lam}_{seed} (no λ for GD), then each other
+        setting that differs from the launchers': _it{max_iter}, _D{n_params}."""
         lam = "" if self.algo == "gd" else f"_{self.lam}"
-        return f"{self.algo}_{self.data}_{self.lr}{lam}_{self.seed}"
+        extra = (f"_it{self.max_iter}" if self.max_iter != PAPER_ITERS else "") + (
+            f"_D{self.n_params}" if self.n_params != PAPER_D else "")
+        return f"{self.algo}_{self.data}_{self.lr}{lam}_{self.seed}{extra}"
 
 
-class Diverged(Exception):
-    def __init__(self, iteration: int, history: dict[str, list[float]]) -> None:
-        super().__init__(f"train loss is not finite at iteration {iteration}")
+class Stopped(Exception):
+    """The loop ended early; ``history`` holds the complete iterations before ``iteration``."""
+
+    def __init__(self, message: str, iteration: int, history: dict[str, list[float]]) -> None:
+        super().__init__(message)
         self.iteration, self.history = iteration, history
+
+
+class Diverged(Stopped):
+    def __init__(self, iteration: int, history: dict[str, list[float]]) -> None:
+        super().__init__(f"a metric is not finite at iteration {iteration}", iteration, history)
+
+
+class Interrupted(Stopped):
+    def __init__(self, iteration: int, history: dict[str, list[float]]) -> None:
+        super().__init__(f"interrupted at iteration {iteration}", iteration, history)
 
 
 @dataclass
@@ -86,19 +102,32 @@ def run(cfg: Config, problem: Problem, *, test_every: int = 1, progress: bool = 
 
     Returns the metric lists, one entry per iteration. ``test_every`` > 1 evaluates the test
     metrics only every so many iterations (NaN elsewhere; for long reference checks).
-    ``log(i, metrics)`` is called every 10 iterations (wandb).
+    ``log(i, metrics)`` is called every 10 iterations (wandb). A non-finite metric raises
+    :class:`Diverged`, Ctrl-C :class:`Interrupted`, each with the complete iterations before it.
     """
+    history: dict[str, list[float]] = {k: [] for k in METRICS}
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported by Diverged
+            _loop(cfg, problem, history, test_every, progress, log)
+    except KeyboardInterrupt:
+        n = min(map(len, history.values()))  # Ctrl-C may land between two appends
+        raise Interrupted(n + 1, {k: v[:n] for k, v in history.items()}) from None
+    return history
+
+
+def _loop(cfg: Config, problem: Problem, history: dict[str, list[float]], test_every: int,
+          progress: bool, log: Callable[[int, dict[str, float]], None] | None) -> None:
     obj, design, y_tr, y_te = problem.objective, problem.design, problem.y_train, problem.y_test
     rng = np.random.RandomState()
     rng.set_state(problem.rng_state)
     P = design.coords(problem.w0)  # w seen through X (features.py); w itself is never formed
     directions = optim.zo_directions(design, rng, cfg.n_params + 1) if cfg.algo == "zo" else None
 
-    history: dict[str, list[float]] = {k: [] for k in METRICS}
     bar = tqdm(range(cfg.max_iter), desc=f"{cfg.model} {cfg.algo} {cfg.data}", unit="it",
                disable=None if progress else True)
     for i in bar:
-        if test_every == 1 or i % test_every == 0 or i == cfg.max_iter - 1:
+        with_test = test_every == 1 or i % test_every == 0 or i == cfg.max_iter - 1
+        if with_test:
             z_tr, z_te = design.logits(P)
             test = obj.metrics(z_te, y_te, design.sq_norms_test)
         else:
@@ -106,10 +135,10 @@ def run(cfg: Config, problem: Problem, *, test_every: int = 1, progress: bool = 
         train = obj.metrics(z_tr, y_tr, design.sq_norms_train)
         train_loss = train[0]
         row = (train_loss, test[0], train[1], test[1], train[2], test[2])
+        if not all(map(math.isfinite, row if with_test else train)):
+            raise Diverged(i + 1, history)  # the row is not kept: JSON has no NaN
         for key, value in zip(METRICS, row, strict=True):
             history[key].append(value)
-        if not math.isfinite(train_loss):
-            raise Diverged(i + 1, history)
         if i % 100 == 0:
             bar.set_postfix(loss=f"{train_loss:.4g}", test_acc=f"{test[1]:.4f}",
                             hess=f"{row[4]:.4g}", refresh=False)
@@ -123,7 +152,6 @@ def run(cfg: Config, problem: Problem, *, test_every: int = 1, progress: bool = 
         else:
             g = optim.sam(design, obj, y_tr, P, z_tr, cfg.lam)
         P -= cfg.lr * g
-    return history
 
 
 def train(cfg: Config, dataset: data.Dataset, *, materialised: bool = False,
@@ -147,17 +175,22 @@ def build_parser(model: str) -> Parser:
     p.add_argument("--data", choices=data.NAMES, default="a5a",
                    help="a5a/w5a: the real LIBSVM files (prepare_data.sh); *-resplit: offline "
                         "stand-ins re-split from the shipped a9a/w8a; a9a: shipped as is")
-    p.add_argument("--max_iter", type=positive_int, default=10_000, help="iterations")
-    p.add_argument("--seed", type=int, default=29, help="seed of numpy's legacy global RNG")
-    p.add_argument("--n_params", type=positive_int, default=10_000,
+    p.add_argument("--max_iter", type=positive_int, default=PAPER_ITERS, help="iterations")
+    p.add_argument("--seed", type=int, default=PAPER_SEED,
+                   help="seed of numpy's legacy global RNG")
+    p.add_argument("--n_params", type=positive_int, default=PAPER_D,
                    help="random-feature dimension D (the model has D + 1 parameters)")
     p.add_argument("--out", type=Path, default=HERE / f"res_{model}",
-                   help="output folder; the file is named {algo}_{data}_{lr}[_{lam}]_{seed}.json")
+                   help="output folder; the file is named {algo}_{data}_{lr}[_{lam}]_{seed}"
+                        "[_it{max_iter}][_D{n_params}].json (iterations and D only when not "
+                        "the paper's 10000); Ctrl-C writes the iterations so far to "
+                        "<name>.partial.json")
     p.add_argument("--data-dir", type=Path, default=data.DATA_DIR,
                    help="folder holding the LIBSVM files and SHA256SUMS")
     p.add_argument("--wandb", action="store_true",
                    help="also log to Weights & Biases (project {model}-{data}); needs wandb")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar; one line when the run ends (for the launchers)")
     return p
 
 
@@ -183,19 +216,34 @@ def result(cfg: Config, dataset: data.Dataset, history: dict[str, Any], wall: fl
     return {**history, "config": run_metadata(config, wall)}
 
 
+def summary(cfg: Config, history: dict[str, list[float]], wall: float, path: Path) -> str:
+    """The one line a finished run prints: what ran, where it ended, where it was written."""
+    lam = "" if cfg.algo == "gd" else f" λ {cfg.lam:g}"
+    return (f"{cfg.model} {cfg.algo}{lam} lr {cfg.lr:g} {cfg.data} seed {cfg.seed}: train loss "
+            f"{history['train_loss'][-1]:.6g}, test acc {history['test_acc'][-1]:.4f}, train "
+            f"trace {history['train_hess'][0]:.6g} → {history['train_hess'][-1]:.6g} "
+            f"({wall:.1f} s) → {path}")
+
+
 def main(model: str, argv: list[str] | None = None) -> Path:
     args = build_parser(model).parse_args(argv)
     cfg = Config(model, args.algo, args.lr, args.lam, args.data, args.max_iter, args.seed,
                  args.n_params)
     if not 0 <= cfg.seed < 2**32:
         fail("--seed must be in [0, 2**32) (numpy's legacy RNG)", code=2)
+    check_out_dir(args.out)
+    path = args.out / f"{cfg.file_name()}.json"
+    partial = path.with_suffix(".partial.json")
+    for target in (path, partial):
+        if target.is_dir():
+            fail(f"{target} is a folder; move it away or choose another --out")
     try:
         dataset = data.load(cfg.data, args.data_dir)
     except data.DataError as exc:
         fail(str(exc))
-    print(f"{cfg.model} {cfg.algo} on {cfg.data}: {dataset.source}")
+    if not args.quiet:
+        print(f"{cfg.model} {cfg.algo} on {cfg.data}: {dataset.source}")
     run, log = _wandb_logger(cfg) if args.wandb else (None, None)
-    path = args.out / f"{cfg.file_name()}.json"
     start = time.perf_counter()
     try:
         # One BLAS thread: a multi-threaded BLAS splits sums differently, so the numbers of a run
@@ -204,12 +252,18 @@ def main(model: str, argv: list[str] | None = None) -> Path:
             history = train(cfg, dataset, progress=not args.quiet, log=log)
     except Diverged as exc:
         write_json(path, result(cfg, dataset, exc.history, time.perf_counter() - start,
-                                diverged_at_iter=exc.iteration))
-        fail(f"{exc}; wrote the iterations so far to {path}")
+                                diverged_at_iter=exc.iteration), allow_nan=False)
+        fail(f"{cfg.file_name()}: {exc}; wrote the iterations before it to {path}")
+    except Interrupted as exc:  # never in place of a finished result: a file of its own
+        write_json(partial, result(cfg, dataset, exc.history, time.perf_counter() - start,
+                                   interrupted_at_iter=exc.iteration), allow_nan=False)
+        fail(f"{cfg.file_name()}: {exc}; wrote the iterations before it to {partial}",
+             INTERRUPTED)
     finally:
         if run is not None:
             run.finish()
-    write_json(path, result(cfg, dataset, history, time.perf_counter() - start))
-    print(f"final: train loss {history['train_loss'][-1]:.6g}, test acc "
-          f"{history['test_acc'][-1]:.4f}, train trace {history['train_hess'][-1]:.6g} → {path}")
+    wall = time.perf_counter() - start
+    write_json(path, result(cfg, dataset, history, wall), allow_nan=False)
+    partial.unlink(missing_ok=True)  # an earlier interrupted attempt at this run
+    print(summary(cfg, history, wall, path), flush=True)
     return path

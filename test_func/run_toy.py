@@ -5,7 +5,10 @@
 
 Files per seed: GD-<seed>.json, ZO-<seed>.json, DD-<seed>.json with keys ``num_iter``,
 ``list_loss``, ``list_hess`` (the paper's names) and ``config``; lam-<seed>.json maps str(λ) to
-such a record for the λ sweep.
+such a record for the λ sweep. These are the names of the paper's settings; a run with any other
+setting that changes its file appends it, e.g. GD-17-T500-d10.json, so it never replaces them.
+A run that diverges keeps the iterations before the first non-finite value
+(``config.diverged_at_iter``) and the command exits with status 1.
 """
 
 from __future__ import annotations
@@ -20,7 +23,16 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from flatzero.cli import Parser, nonneg_int, positive_float, positive_int
+from flatzero import cli
+from flatzero.cli import (
+    INTERRUPTED,
+    Parser,
+    check_out_dir,
+    fail,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 from flatzero.results import log_spaced_iterations, run_metadata, write_json
 from test_func import toy
 from test_func.exact import BITWISE
@@ -28,11 +40,8 @@ from test_func.exact import BITWISE
 DEFAULT_OUT = Path(__file__).resolve().parent / "res"
 
 
-def build_parser() -> Parser:
-    p = Parser(prog="run_toy.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for the JSON files")
-    p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[toy.SEED],
-                   help="seeds; each seeds numpy's legacy RNG before initialising x, then y")
+def add_settings(p: Parser) -> None:
+    """The flags that change a run's numbers (shared with plot.py, which selects runs by them)."""
     p.add_argument("--iters", type=positive_int, default=toy.ITERS, help="iterations T per run")
     p.add_argument("--dim", type=positive_int, default=toy.DIM, help="dimension d of x and of y")
     p.add_argument("--algos", nargs="*", choices=toy.METHODS, default=list(toy.METHODS),
@@ -45,6 +54,14 @@ def build_parser() -> Parser:
                    help="learning rate of ZO and DD (and of the λ sweep)")
     p.add_argument("--log-points", type=nonneg_int, default=0,
                    help="log N log-spaced iterations (always 1 and T); 0 logs every iteration")
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="run_toy.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for the JSON files")
+    p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[toy.SEED],
+                   help="seeds; each seeds numpy's legacy RNG before initialising x, then y")
+    add_settings(p)
     p.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="seeds run in parallel threads")
     p.add_argument("--naive", action="store_true",
@@ -61,6 +78,26 @@ def figure1_run(algo: str, args) -> toy.Run:
     return toy.Run("DD", args.zo_lr)
 
 
+def tag(kind: str, args) -> str:
+    """The settings of a file that differ from the paper's, e.g. "-T500-d10" ("" if none)."""
+    lr, paper_lr = (args.gd_lr, toy.GD_LR) if kind == "GD" else (args.zo_lr, toy.ZO_LR)
+    lams = sorted(set(args.lams), reverse=True)
+    parts = [f"T{args.iters}" if args.iters != toy.ITERS else "",
+             f"d{args.dim}" if args.dim != toy.DIM else "",
+             f"lr{lr!r}" if lr != paper_lr else "",
+             f"lam{args.lam!r}" if kind == "ZO" and args.lam != toy.LAM else "",
+             "lams" + "_".join(map(repr, lams)) if kind == "lam" and lams != list(toy.LAMS)
+             else "",
+             f"log{args.log_points}" if args.log_points else ""]
+    return "".join(f"-{p}" for p in parts if p)
+
+
+def first_non_finite(traj: toy.Trajectory) -> int | None:
+    """0-based index of the first iterate whose loss or trace is not finite, or None."""
+    bad = ~(np.isfinite(traj.loss) & np.isfinite(traj.trace))
+    return int(np.argmax(bad)) if bad.any() else None
+
+
 def record(run: toy.Run, traj: toy.Trajectory, its: np.ndarray, seed: int, args,
            wall_time_s: float) -> dict[str, Any]:
     config = {
@@ -69,6 +106,10 @@ def record(run: toy.Run, traj: toy.Trajectory, its: np.ndarray, seed: int, args,
         "implementation": "naive" if args.naive else "compiled",
         "bitwise_reference": True if args.naive else BITWISE,
     }
+    bad = first_non_finite(traj)
+    if bad is not None:  # keep the iterates before it: JSON has no NaN / inf
+        its = its[its <= bad]
+        config["diverged_at_iter"] = bad + 1
     return {
         "num_iter": its,
         "list_loss": traj.loss[its - 1],
@@ -77,7 +118,9 @@ def record(run: toy.Run, traj: toy.Trajectory, its: np.ndarray, seed: int, args,
     }
 
 
-def run_one_seed(seed: int, args, progress) -> list[Path]:
+def run_one_seed(seed: int, args, progress) -> list[tuple[Path, list[str]]]:
+    """Runs every setting for ``seed``; returns each file written with the runs in it that
+    diverged (as "GD seed 17 at iteration 12")."""
     start = time.perf_counter()
     fig1 = {algo: figure1_run(algo, args) for algo in args.algos}
     sweep = {lam: toy.Run("ZO", args.zo_lr, lam) for lam in args.lams}
@@ -93,14 +136,27 @@ def run_one_seed(seed: int, args, progress) -> list[Path]:
 
     its = (log_spaced_iterations(args.iters, args.log_points) if args.log_points
            else np.arange(1, args.iters + 1))
-    written = [write_json(args.out / f"{algo}-{seed}.json", record(run, trajs[run], its, seed,
-                                                                  args, wall))
-               for algo, run in fig1.items()]
+
+    def diverged(recs: dict[str, dict]) -> list[str]:
+        return [f"{name} seed {seed} at iteration {r['config']['diverged_at_iter']}"
+                for name, r in recs.items() if "diverged_at_iter" in r["config"]]
+
+    written = []
+    for algo, run in fig1.items():
+        rec = record(run, trajs[run], its, seed, args, wall)
+        path = write_json(args.out / f"{algo}-{seed}{tag(algo, args)}.json", rec, allow_nan=False)
+        written.append((path, diverged({algo: rec})))
     if sweep:
         lam_file = {str(lam): record(run, trajs[run], its, seed, args, wall)
                     for lam, run in sweep.items()}
-        written.append(write_json(args.out / f"lam-{seed}.json", lam_file))
+        path = write_json(args.out / f"lam-{seed}{tag('lam', args)}.json", lam_file,
+                          allow_nan=False)
+        written.append((path, diverged({f"ZO λ = {k}": r for k, r in lam_file.items()})))
     return written
+
+
+class _Cancelled(Exception):
+    """Raised in a worker thread at its next progress report after Ctrl-C."""
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
@@ -112,25 +168,45 @@ def main(argv: list[str] | None = None) -> list[Path]:
         parser.error("--log-points must be 0 (every iteration) or at least 2")
     if max(args.seeds) >= 2**32:
         parser.error("seeds must be below 2**32 (numpy's legacy RNG)")
+    check_out_dir(args.out)
     args.seeds = list(dict.fromkeys(args.seeds))
     n_runs = len(set([figure1_run(a, args) for a in args.algos]
                      + [toy.Run("ZO", args.zo_lr, lam) for lam in args.lams]))
 
     bar = tqdm(total=len(args.seeds) * n_runs * args.iters, unit="it", unit_scale=True,
                desc="toy", disable=None)
-    lock = threading.Lock()
+    lock, stop = threading.Lock(), threading.Event()
 
     def progress(n: int) -> None:
+        if stop.is_set():
+            raise _Cancelled
         with lock:
             bar.update(n)
 
-    with ThreadPoolExecutor(max_workers=min(args.workers, len(args.seeds))) as pool:
-        written = [p for ps in pool.map(lambda s: run_one_seed(s, args, progress), args.seeds)
-                   for p in ps]
+    pool = ThreadPoolExecutor(max_workers=min(args.workers, len(args.seeds)))
+    futures = [pool.submit(run_one_seed, s, args, progress) for s in args.seeds]
+    try:
+        done = [f.result() for f in futures]
+    except KeyboardInterrupt:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        kept = sum(len(f.result()) for f in futures
+                   if f.done() and not f.cancelled() and f.exception() is None)
+        fail(f"interrupted: kept the {kept} files of finished seeds in {args.out}; "
+             "unfinished seeds wrote nothing", INTERRUPTED)
+    finally:
+        pool.shutdown(wait=True)
     bar.close()
+    written = [path for files in done for path, _ in files]
+    diverged = [d for files in done for _, ds in files for d in ds]
     print(f"wrote {len(written)} files to {args.out}")
+    if diverged:
+        fail(f"{len(diverged)} run(s) diverged ({'; '.join(diverged[:3])}"
+             f"{'; ...' if len(diverged) > 3 else ''}): their files keep the iterations before "
+             "the first non-finite value (config.diverged_at_iter)")
     return written
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

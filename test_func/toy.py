@@ -116,17 +116,18 @@ def run_naive(run: Run, seed: int, d: int = DIM, iters: int = ITERS) -> Trajecto
     rng = np.random.RandomState(seed)
     x, y = init_point(rng, d)
     losses, traces = np.empty(iters), np.empty(iters)
-    for i in range(iters):
-        traces[i] = hessian_trace(x, y)
-        losses[i] = loss(x, y)
-        if run.method == "GD":
-            gx, gy = grad(x, y)
-        elif run.method == "ZO":
-            gx, gy = zo_grad(x, y, run.lam, rng)
-        else:
-            gx, gy = dd_grad(x, y, rng)
-        x = x - run.lr * gx
-        y = y - run.lr * gy
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: the caller reports it
+        for i in range(iters):
+            traces[i] = hessian_trace(x, y)
+            losses[i] = loss(x, y)
+            if run.method == "GD":
+                gx, gy = grad(x, y)
+            elif run.method == "ZO":
+                gx, gy = zo_grad(x, y, run.lam, rng)
+            else:
+                gx, gy = dd_grad(x, y, rng)
+            x = x - run.lr * gx
+            y = y - run.lr * gy
     return Trajectory(losses, traces)
 
 

@@ -1,9 +1,16 @@
 """Shared fixtures: a tiny random RoBERTa with a tokenizer trained here, and k-shot splits."""
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# One thread per BLAS / OpenMP pool, before numpy or torch is imported (subprocesses inherit it):
+# the tests' arrays and models are small, and on a busy 2-core machine extra threads only
+# contend (the suite took 3× its CPU time under load).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 ORIGINAL = Path(__file__).resolve().parents[1] / "roberta" / "data" / "original"
 

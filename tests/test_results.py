@@ -44,3 +44,42 @@ def test_log_spaced_iterations(total, n):
     its = results.log_spaced_iterations(total, n)
     assert its[0] == 1 and its[-1] == total
     assert np.all(np.diff(its) > 0) and len(its) <= max(n, 2)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), [1.0, float("-inf")],
+                                 np.array([0.0, np.nan]), {"a": {"b": [np.inf]}}])
+def test_no_nan_or_inf_is_written_as_null(tmp_path, bad):
+    target = tmp_path / "r.json"
+    results.write_json(target, {"v": bad})  # allowed by default: orjson writes null
+    assert b"null" in target.read_bytes()
+    target.unlink()
+    with pytest.raises(ValueError, match="NaN/inf"):
+        results.write_json(target, {"v": bad}, allow_nan=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_read_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"config": ')
+    with pytest.raises(results.ResultError, match=r"bad\.json is not valid JSON"):
+        results.read_json(bad)
+    with pytest.raises(results.ResultError, match=r"cannot read .*missing\.json"):
+        results.read_json(tmp_path / "missing.json")
+    bad.write_bytes(b'{"log": []}')
+    with pytest.raises(results.ResultError, match=r"bad\.json is not a result file.*'config'"):
+        results.read_result(bad)
+    bad.write_bytes(b"[1, 2]")
+    with pytest.raises(results.ResultError, match="not a result file"):
+        results.read_result(bad)
+
+
+def test_readme_block_is_replaced_between_its_markers_only(tmp_path):
+    from flatzero import readme
+
+    path = tmp_path / "README.md"
+    path.write_text("top\n<!-- t:start -->\nold\n<!-- t:end -->\nbottom <!-- u:start -->\n")
+    readme.update(path, "t", "| new |\n")
+    assert path.read_text() == ("top\n<!-- t:start -->\n| new |\n<!-- t:end -->\n"
+                                "bottom <!-- u:start -->\n")
+    with pytest.raises(ValueError, match="u:end"):
+        readme.update(path, "u", "x")

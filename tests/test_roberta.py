@@ -188,17 +188,6 @@ def test_bad_input_fails_with_one_line(tiny_model, kshot, tmp_path, capsys):
     assert exc.value.code == 1 and "could not load model" in capsys.readouterr().err
 
 
-def test_plot_from_json(tiny_model, kshot, tmp_path):
-    from roberta import plot
-
-    runs = tmp_path / "runs"
-    for algo in ("zo", "gd"):
-        run_cli(tiny_model, kshot, runs / algo, "--algo", algo, "--steps", "4", "--eval-steps", "2",
-                "--trace-every", "2", "--trace-samples", "2", "--lr", "1e-3")
-    path = plot.main(["--runs", str(runs), "--out", str(tmp_path / "roberta.png")])
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_divergence_stops_keeps_the_log_and_fails(tiny_model, kshot, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(tiny_model, kshot, tmp_path / "div", "--algo", "gd", "--lr", "1e30",

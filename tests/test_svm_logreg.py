@@ -1,9 +1,13 @@
 """svm_logreg against the paper's materialised loop (written here), finite differences and an
-explicit Hessian; the loader's checks; the CLI's files and determinism."""
+explicit Hessian; the loader's checks; the CLI's files, names, determinism, divergence, Ctrl-C
+and one-line errors; prepare_data.sh offline."""
 
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -183,6 +187,56 @@ def test_resplit_datasets_have_the_paper_sizes():
     assert "stand-in" in ds.source
 
 
+def fake_real_files(folder: Path, names=("a5a",)) -> None:
+    """a5a / a5a.t (w5a / w5a.t) with the real files' structure: a partition of the shipped
+    a9a (w8a) rows into the documented sizes, with SHA256SUMS and the shipped files beside."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in ("SHA256SUMS", *data.SHIPPED):
+        if not (folder / f).exists():
+            shutil.copy(data.DATA_DIR / f, folder)
+    for name in names:
+        spec = data.SPECS[name]
+        lines = (data.DATA_DIR / spec.superset).read_text().splitlines(keepends=True)
+        train_idx, test_idx = data.resplit(len(lines), spec.n_train, seed=5)
+        (folder / name).write_text("".join(lines[i] for i in train_idx))
+        (folder / f"{name}.t").write_text("".join(lines[i] for i in test_idx))
+
+
+def test_real_files_are_checked_against_the_shipped_superset(tmp_path):
+    fake_real_files(tmp_path)
+    ds = data.load("a5a", tmp_path)
+    assert ds.X_train.shape == (6414, 123) and ds.X_test.shape == (26147, 123)
+    lines = (tmp_path / "a5a").read_text().splitlines(keepends=True)
+    label, rest = lines[7].split(" ", 1)
+    lines[7] = f"{'-1' if label == '+1' else '+1'} {rest}"  # one flipped label
+    (tmp_path / "a5a").write_text("".join(lines))
+    with pytest.raises(data.DataError, match="not exactly the rows of a9a"):
+        data.load("a5a", tmp_path)
+
+
+def test_prepare_data_downloads_a_corrupt_file_again(tmp_path):
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl (file:// URLs stand in for the LIBSVM site)")
+    server, folder = tmp_path / "server", tmp_path / "data"
+    fake_real_files(server)
+    fake_real_files(folder)
+    good = (server / "a5a").read_bytes()
+    (folder / "a5a").write_bytes(good.replace(b"+1 ", b"-1 ", 1))
+    env = {**__import__("os").environ, "DATA_DIR": str(folder), "SETS": "a5a",
+           "LIBSVM_URL": f"file://{server}", "PYTHONPATH": str(data.DATA_DIR.parents[1])}
+    script = data.DATA_DIR.parent / "prepare_data.sh"
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "do not verify: downloading them again" in proc.stdout
+    assert "a5a: 6414 train" in proc.stdout
+    assert (folder / "a5a").read_bytes() == good
+    (server / "a5a.t").write_text("+1 3:1\n")  # a bad download is refused and removed
+    (folder / "a5a.t").write_text("")
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 1 and "do not verify (removed)" in proc.stderr
+    assert not (folder / "a5a.t").exists()
+
+
 def run_cli(tmp_path, *flags, model="svm"):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, f"svm_logreg/{model}.py", "--out", str(out),
@@ -191,51 +245,141 @@ def run_cli(tmp_path, *flags, model="svm"):
     return proc, out
 
 
-def test_missing_real_files_say_how_to_get_them(tmp_path):
-    proc, out = run_cli(tmp_path, "--data", "a5a", "--data-dir", str(tmp_path))
-    assert proc.returncode == 1
-    assert "prepare_data.sh" in proc.stderr and "a5a-resplit" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
+def data_dir_with(tmp_path, sums: str | None, files=("w8a",)) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir(parents=True)
+    for f in files:
+        shutil.copy(data.DATA_DIR / f, folder)
+    if sums is not None:
+        (folder / "SHA256SUMS").write_text(sums)
+    return folder
 
 
-def test_corrupt_file_is_refused(tmp_path):
-    shutil.copy(data.DATA_DIR / "SHA256SUMS", tmp_path)
-    shutil.copy(data.DATA_DIR / "w8a", tmp_path)
-    with open(tmp_path / "w8a", "a") as f:
+SUMS = (data.DATA_DIR / "SHA256SUMS").read_text()
+_lines = SUMS.splitlines()
+MALFORMED = "\n".join([_lines[0], _lines[1].replace("  ", " x "), *_lines[2:]]) + "\n"
+
+
+@pytest.mark.parametrize("flags, message, code", [
+    (["--data", "a6a"], "invalid choice", 2),
+    (["--algo", "adam"], "invalid choice", 2),
+    (["--lr", "-1"], "--lr", 2),
+    (["--max_iter", "0"], "--max_iter", 2),
+    (["--seed", "-1"], "--seed must be in", 2),
+    (["--seed", str(2**32)], "--seed must be in", 2),
+    (["--out", "{file}"], "is a file, not a folder", 1),
+    (["--out", "{file}/sub"], "is a file, not a folder", 1),
+    (["--out", "/proc/flatzero-test"], "cannot write into /proc", 1),
+    (["--data-dir", "{tmp}/nowhere"], "is not a folder", 1),
+    (["--data-dir", "{nosums}"], "has no SHA256SUMS", 1),
+    (["--data-dir", "{malformed}"], "line 2 is malformed", 1),
+    (["--data-dir", "{unlisted}"], "has no checksum for w8a", 1),
+    (["--data-dir", "{tmp}", "--data", "a5a"], "has no SHA256SUMS", 1),
+    (["--data-dir", "{sums_only}", "--data", "a5a"], "prepare_data.sh", 1),
+])
+def test_bad_input_exits_with_one_line_before_any_work(tmp_path, capsys, flags, message, code):
+    if "/proc" in message and not Path("/proc").is_dir():
+        pytest.skip("needs /proc, a folder nobody can write into")
+    (tmp_path / "file").write_text("")
+    dirs = {"tmp": lambda: tmp_path, "file": lambda: tmp_path / "file",
+            "nosums": lambda: data_dir_with(tmp_path / "a", None),
+            "malformed": lambda: data_dir_with(tmp_path / "b", MALFORMED),
+            "unlisted": lambda: data_dir_with(tmp_path / "c", "\n".join(_lines[:2]) + "\n"),
+            "sums_only": lambda: data_dir_with(tmp_path / "d", SUMS, files=())}
+    flags = [f.format(**{k: make() for k, make in dirs.items() if "{" + k + "}" in f})
+             for f in flags]
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        train.main("svm", ["--data", "w5a-resplit", "--quiet", "--out", str(out), *flags])
+    err = capsys.readouterr().err
+    assert exc.value.code == code and message in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_corrupt_file_is_refused(tmp_path, capsys):
+    folder = data_dir_with(tmp_path, SUMS)
+    with open(folder / "w8a", "a") as f:
         f.write("+1 3:1\n")
-    proc, out = run_cli(tmp_path, "--data", "w5a-resplit", "--data-dir", str(tmp_path))
-    assert proc.returncode == 1 and "corrupt" in proc.stderr and not out.exists()
+    with pytest.raises(SystemExit) as exc:
+        train.main("svm", ["--data", "w5a-resplit", "--data-dir", str(folder), "--quiet",
+                           "--out", str(tmp_path / "out")])
+    assert exc.value.code == 1 and "corrupt" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_wrong_row_count_is_refused(tmp_path):
+    shutil.copy(data.DATA_DIR / "SHA256SUMS", tmp_path)
     for name in ("a5a", "a5a.t"):
         shutil.copy(data.DATA_DIR / "a9a.t", tmp_path / name)
     with pytest.raises(data.DataError, match="rows, expected 6414"):
         data.load("a5a", tmp_path)
 
 
-def test_bad_flags_exit_non_zero(tmp_path):
-    for flags in (["--data", "a6a"], ["--algo", "adam"], ["--lr", "-1"], ["--max_iter", "0"]):
-        proc, out = run_cli(tmp_path, *flags)
-        assert proc.returncode == 2 and "error" in proc.stderr and not out.exists()
+def test_file_names_carry_every_setting_that_changes_the_numbers():
+    paper = train.Config("svm")
+    assert paper.file_name() == "zo_a5a_0.0001_0.05_29"  # the paper's names
+    assert train.Config("svm", "gd").file_name() == "gd_a5a_0.0001_29"
+    variants = [paper, train.Config("svm", max_iter=500), train.Config("svm", n_params=20),
+                train.Config("svm", max_iter=500, n_params=20), train.Config("svm", seed=30),
+                train.Config("svm", lam=0.005), train.Config("svm", data="a5a-resplit")]
+    names = [c.file_name() for c in variants]
+    assert len(set(names)) == len(names)
+    assert names[3] == "zo_a5a_0.0001_0.05_29_it500_D20"
 
 
 @pytest.mark.parametrize("model", ["svm", "logreg"])
-def test_cli_writes_the_paper_keys_and_is_deterministic(tmp_path, model):
+def test_cli_writes_the_paper_keys_and_is_deterministic(tmp_path, model, capsys):
     flags = ["--data", "a5a-resplit", "--max_iter", "15", "--n_params", "64", "--algo", "zo"]
     paths = [train.main(model, [*flags, "--out", str(tmp_path / run), "--quiet"])
              for run in ("a", "b")]
     lr, lam = train.DEFAULTS[model]["lr"], train.DEFAULTS[model]["lam"]
-    assert paths[0].name == f"zo_a5a-resplit_{lr}_{lam}_29.json"
+    assert paths[0].name == f"zo_a5a-resplit_{lr}_{lam}_29_it15_D64.json"
     first, second = (read_json(p) for p in paths)
     assert set(first) == {*train.METRICS, "config"}
     assert all(len(first[k]) == 15 for k in train.METRICS)
     assert first["config"]["data_source"].startswith("offline stand-in")
     assert strip_volatile(first) == strip_volatile(second)
+    out = capsys.readouterr().out.strip().splitlines()  # --quiet: one line per run
+    assert len(out) == 2 and out[0].startswith(f"{model} zo λ {lam:g}") and str(paths[0]) in out[0]
 
 
 def test_gd_file_name_has_no_lambda(tmp_path):
     path = train.main("svm", ["--data", "a5a-resplit", "--algo", "gd", "--max_iter", "2",
                               "--n_params", "8", "--out", str(tmp_path), "--quiet"])
-    assert path.name == "gd_a5a-resplit_0.0001_29.json"
+    assert path.name == "gd_a5a-resplit_0.0001_29_it2_D8.json"
     assert read_json(path)["config"]["lam"] is None
+
+
+def test_divergence_keeps_the_finite_iterations_and_fails(tmp_path, capsys):
+    flags = ["--data", "a5a-resplit", "--algo", "gd", "--lr", "1e6", "--n_params", "20",
+             "--out", str(tmp_path), "--quiet"]
+    with pytest.raises(SystemExit) as exc:
+        train.main("svm", [*flags, "--max_iter", "100"])
+    assert exc.value.code == 1 and "not finite at iteration" in capsys.readouterr().err
+    rec = read_json(tmp_path / "gd_a5a-resplit_1000000.0_29_it100_D20.json")
+    k = rec["config"]["diverged_at_iter"]
+    assert all(len(rec[m]) == k - 1 for m in train.METRICS)
+    assert all(np.isfinite(rec[m]).all() for m in train.METRICS)  # nothing written as null
+    # The kept iterations are those of a run that stops just before the divergence.
+    prefix = read_json(train.main("svm", [*flags, "--max_iter", str(k - 1)]))
+    assert all(prefix[m] == rec[m] for m in train.METRICS)
+
+
+def test_ctrl_c_writes_a_partial_result_beside_and_exits_130(tmp_path):
+    name = "zo_a5a-resplit_0.0001_0.05_29_it10000000_D20"
+    finished = tmp_path / f"{name}.json"
+    finished.write_text('{"an": "earlier finished run"}')
+    proc = subprocess.Popen([sys.executable, "svm_logreg/svm.py", "--data", "a5a-resplit",
+                             "--max_iter", "10000000", "--n_params", "20", "--out",
+                             str(tmp_path)], cwd=data.DATA_DIR.parents[1],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.readline()  # the data line: the loop starts now
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "interrupted at iteration" in err and len(err.strip().splitlines()) == 1
+    partial = read_json(tmp_path / f"{name}.partial.json")
+    n = partial["config"]["interrupted_at_iter"] - 1
+    assert n > 0 and all(len(partial[m]) == n for m in train.METRICS)
+    assert finished.read_text() == '{"an": "earlier finished run"}'

@@ -1,17 +1,126 @@
-"""The toy plot runs headless from JSON alone and writes both figures."""
+"""The toy plot: runs headless from JSON alone, draws only runs of the asked-for settings (and
+says what it left out), names the seeds of each curve, keeps smoke runs out of assets/, copes
+with a diverged run, prints the README table, and names a bad file in one line."""
 
+import numpy as np
 import pytest
 
+from flatzero import plotting
+from flatzero.results import read_json
 from test_func import plot, run_toy
 
+SMALL = ["--iters", "200", "--dim", "5"]
 
-def test_plot_writes_pngs(tmp_path):
-    res, out = tmp_path / "res", tmp_path / "assets"
-    run_toy.main(["--out", str(res), "--iters", "200", "--dim", "5", "--seeds", "1", "2"])
-    written = plot.main(["--res", str(res), "--out-dir", str(out), "--theory", "both"])
-    assert sorted(p.name for p in written) == ["test-func-lam.png", "test-func.png"]
+
+@pytest.fixture(scope="module")
+def res(tmp_path_factory):
+    """Seeds 1 and 2 at SMALL; seed 3 of ZO/DD at another lr; a diverging GD of seed 4."""
+    folder = tmp_path_factory.mktemp("res")
+    run_toy.main(["--out", str(folder), *SMALL, "--seeds", "1", "2"])
+    run_toy.main(["--out", str(folder), *SMALL, "--seeds", "3", "--zo-lr", "0.002"])
+    with pytest.raises(SystemExit):
+        run_toy.main(["--out", str(folder), *SMALL, "--seeds", "4", "--algos", "GD", "--lams",
+                      "--gd-lr", "1e3"])
+    return folder
+
+
+@pytest.fixture()
+def drawn(monkeypatch):
+    figs = []
+
+    def save(fig, path):
+        figs.append(fig)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        return path
+
+    monkeypatch.setattr(plot.plotting, "save", save)
+    return figs
+
+
+def labelled(ax):
+    return {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+
+
+def test_plot_writes_pngs(res, tmp_path):
+    out = tmp_path / "assets"
+    written = plot.main(["--res", str(res), "--out-dir", str(out), "--theory", "both", *SMALL])
+    # GD of seed 3 has the settings asked for (only its ZO / DD lr differ): it is drawn.
+    assert sorted(p.name for p in written) == ["test-func-T200-d5-seeds1-3.png",
+                                               "test-func-lam-T200-d5-seeds1_2.png"]
     for p in written:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
+
+
+def test_only_runs_with_the_asked_settings_are_averaged(res, tmp_path, drawn, capsys):
+    plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL, "--figures", "1"])
+    out = capsys.readouterr().out
+    assert "skipped" in out and "lr 0.002 (not 0.001)" in out and "ZO-3-T200-d5-lr0.002" in out
+    fig = drawn[0]
+    zo = labelled(fig.axes[0])["ZO (λ = 0.1, lr 0.001)"]
+    runs = [read_json(res / f"ZO-{s}-T200-d5.json") for s in (1, 2)]
+    idx = plot.thin(runs[0]["num_iter"], 1500)
+    expected = np.mean([np.asarray(r["list_loss"])[idx] for r in runs], axis=0)
+    np.testing.assert_allclose(zo.get_ydata(), expected, rtol=0, atol=0)
+    title = fig.axes[0].get_title(loc="left")  # the seeds of each curve
+    assert "GD: seeds 1–3 · ZO: seeds 1, 2 · DD: seeds 1, 2" in title
+
+    drawn.clear()
+    plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL, "--figures", "1",
+               "--zo-lr", "0.002"])
+    assert "GD: seeds 1–3 · ZO: seed 3 · DD: seed 3" in drawn[0].axes[0].get_title(loc="left")
+
+
+def test_a_diverged_run_is_drawn_up_to_its_divergence(res, tmp_path, drawn):
+    plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL, "--figures", "1",
+               "--gd-lr", "1e3", "--seeds", "4"])
+    rec = read_json(res / "GD-4-T200-d5-lr1000.0.json")
+    line = labelled(drawn[0].axes[0])[
+        f"GD, seed 4: diverged at iteration {rec['config']['diverged_at_iter']}"]
+    assert list(line.get_ydata()) == rec["list_loss"] and len(rec["list_loss"]) < 200
+
+
+def test_a_smoke_run_never_draws_into_assets(res, tmp_path, monkeypatch, capsys):
+    assets = tmp_path / "assets"
+    monkeypatch.setattr(plotting, "ASSETS", assets)
+    written = plot.main(["--res", str(res), *SMALL, "--seeds", "1"])
+    assert {p.parent for p in written} == {res} and not assets.exists()
+    assert "assets/ are left as they are" in capsys.readouterr().out
+    # Only the paper's settings and seed name the figures of assets/.
+    paper = plot.build_parser().parse_args([])
+    assert plot.figure_tag(paper, 1, {17}) == plot.figure_tag(paper, 4, {17}) == ""
+    assert plot.figure_tag(paper, 1, {17, 18}) == "-seeds17_18"
+    smoke = plot.build_parser().parse_args(["--iters", "500"])
+    assert plot.figure_tag(smoke, 1, {17}) == plot.figure_tag(smoke, 4, {17}) == "-T500"
+
+
+def test_table_and_readme_block(res, tmp_path, capsys):
+    plot.main(["--res", str(res), *SMALL, "--seeds", "1", "--table"])
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ")]
+    gd = read_json(res / "GD-1-T200-d5.json")
+    assert rows[1].startswith("| GD | 1 | 0.01 | — | ")
+    assert f"{gd['list_hess'][0]:.4g} → {gd['list_hess'][-1]:.4g}" in rows[1]
+    assert len(rows) == 1 + 3 + 2  # header, GD / ZO / DD, and the two other λ of the sweep
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- toy-table:start -->\nold\n<!-- toy-table:end -->\nrest\n")
+    plot.main(["--res", str(res), *SMALL, "--seeds", "1", "--table", "--readme", str(readme)])
+    text = readme.read_text()
+    assert "old" not in text and rows[1] in text and text.endswith("end -->\nrest\n")
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit) as exc:
+        plot.main(["--res", str(res), *SMALL, "--table", "--readme", str(readme)])
+    assert exc.value.code == 1 and "toy-table:start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"{trunc", "is not valid JSON"), (b'{"a": 1}', "is not a run_toy.py result")])
+def test_a_bad_file_is_named_in_one_line(tmp_path, capsys, content, message):
+    (tmp_path / "GD-1.json").write_bytes(content)
+    with pytest.raises(SystemExit) as exc:
+        plot.main(["--res", str(tmp_path), "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 1 and "GD-1.json" in err and message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_plot_without_results_fails_clearly(tmp_path, capsys):
@@ -19,3 +128,10 @@ def test_plot_without_results_fails_clearly(tmp_path, capsys):
         plot.main(["--res", str(tmp_path), "--out-dir", str(tmp_path)])
     assert exc.value.code == 1
     assert "run_toy.py" in capsys.readouterr().err
+
+
+def test_a_bad_out_dir_fails_before_reading(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        plot.main(["--res", str(tmp_path / "nowhere"), "--out-dir", str(tmp_path / "file")])
+    assert exc.value.code == 1 and "is a file, not a folder" in capsys.readouterr().err
