@@ -8,21 +8,32 @@ hidden 1024, 24 layers, 16 heads, FFN 4096, vocab 50265, 514 positions), random 
 synthetic batch. Reported, as medians after warm-up (CUDA synchronised): the forward time, the
 ZO step (this repo's three passes) and the straightforward four-pass step (perturb +ε, −2ε,
 restore, update: --naive in the same run), step / (2 × forward), one perturbation pass, a GD step,
-peak memory of inference / ZO / GD, the cost of one trace-estimate sample, and what the trace
-schedule (--trace-every, --trace-samples; train.py's defaults) adds to a ZO and a GD run:
-(f(θ) + host snapshot and restore + samples × one sample) / (trace-every × step).
+peak memory of inference / ZO / GD, the cost of one trace-estimate sample (float64, as train.py
+runs it, and float32 for comparison), and what the trace schedule (--trace-every,
+--trace-samples; train.py's defaults) adds to a ZO and a GD run: (host snapshot and restore +
+float64 cast and back + f(θ) + samples × one sample) / (trace-every × step).
+
+The trace precision check (--trace-check samples, the same u for all): the rounding error of one
+sample, against that u's sample recomputed out of place in float64 on the batch cut into other
+chunks, over the standard error of a --trace-samples estimate — for the float32 loss a ZO step
+uses, per-row float64 cross-entropy of a float32 forward, float32 at δ = 1e-3 (with the O(δ²)
+bias that δ costs, from the float64 recomputations), and the float64 forward train.py uses; and
+that float64 estimate against Hutchinson's (float64 double backward) in combined standard errors.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch.nn import functional as F
 
-from flatzero.cli import Parser, positive_int
+from flatzero.cli import Parser, nonneg_int, positive_int
 from roberta import model, trace, zo
 from roberta.train import Config, gd_step
 
@@ -130,6 +141,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                    help="trace schedule whose overhead is reported: steps between estimates")
     p.add_argument("--trace-samples", type=positive_int, default=Config.trace_samples,
                    help="trace schedule whose overhead is reported: samples per estimate")
+    p.add_argument("--trace-check", type=nonneg_int, default=8,
+                   help="samples of the trace precision check (0: skip; --no-gd skips its "
+                        "Hutchinson part)")
     args = p.parse_args(argv)
 
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
@@ -153,13 +167,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     t_zo = timer(lambda: zo.zo_step(params, loss, next(seeds), 1e-3, 0.0))
     mem_zo = peak.gib()
     t_naive = timer(lambda: zo_step_naive(params, loss, next(seeds), 1e-3, 0.0))
-    t_trace = timer(lambda: trace.zo_trace(params, loss, 1, 1e-4, _Seeds(), f0=0.0))
+    with trace.restoring(params):
+        t_trace32 = timer(lambda: trace.zo_trace(params, loss, 1, 1e-4, _Seeds(), f0=0.0))
     t_snap = timer(lambda: _snapshot_and_restore(params))
-    t_estimate = t_fwd + t_snap + args.trace_samples * t_trace
+    t_cast = timer(lambda: _cast_round_trip(net))
+    with trace.restoring(params), model.float64(net):
+        t_fwd64 = timer(loss)
+        t_trace = timer(lambda: trace.zo_trace(params, loss, 1, 1e-4, _Seeds(), f0=0.0))
+    t_estimate = t_snap + t_cast + t_fwd64 + args.trace_samples * t_trace
     res = {"forward_s": t_fwd, "zo_step_s": t_zo, "zo_step_naive_s": t_naive,
            "ratio": t_zo / (2 * t_fwd), "ratio_naive": t_naive / (2 * t_fwd),
-           "pass_s": t_pass, "trace_sample_s": t_trace, "trace_snapshot_s": t_snap,
-           "trace_estimate_s": t_estimate,
+           "pass_s": t_pass, "trace_sample_s": t_trace, "trace_sample_fp32_s": t_trace32,
+           "trace_snapshot_s": t_snap, "trace_cast_s": t_cast, "trace_estimate_s": t_estimate,
            "trace_overhead_zo": t_estimate / (args.trace_every * t_zo),
            "mem_inference_gib": mem_inf, "mem_zo_gib": mem_zo}
     if not args.no_gd:
@@ -167,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         res["gd_step_s"] = timer(lambda: gd_step(net, params, chunks, 0.0, Config.max_grad_norm))
         res["mem_gd_gib"] = peak.gib()
         res["trace_overhead_gd"] = t_estimate / (args.trace_every * res["gd_step_s"])
+    if args.trace_check:
+        res.update(trace_check(net, batch, args.trace_check, args.trace_samples,
+                               hutchinson=not args.no_gd))
 
     n = sum(p.numel() for p in params)
     print(f"{args.size} ({n / 1e6:.0f}M parameters), batch {args.batch} × {args.seq_len}, "
@@ -177,7 +199,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  ZO step, naive (4)     {t_naive:8.4f} s   step / (2 × forward) = "
           f"{res['ratio_naive']:.2f}")
     print(f"  one perturbation pass  {t_pass:8.4f} s")
-    print(f"  trace sample (±δu)     {t_trace:8.4f} s   host snapshot + restore {t_snap:.4f} s")
+    print(f"  trace sample (±δu)     {t_trace:8.4f} s   float64 (float32: {t_trace32:.4f} s); "
+          f"host snapshot + restore {t_snap:.4f} s, float64 cast and back {t_cast:.4f} s")
     overhead = f"+{100 * res['trace_overhead_zo']:.0f}% to a ZO run"
     if "trace_overhead_gd" in res:
         overhead += f", +{100 * res['trace_overhead_gd']:.0f}% to a GD run"
@@ -188,7 +211,100 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     mem = f"  peak memory GiB: inference {mem_inf:.2f}, ZO {mem_zo:.2f} " \
           f"({mem_zo / mem_inf:.3f} × inference)"
     print(mem + (f", GD {res['mem_gd_gib']:.2f}" if "mem_gd_gib" in res else ""))
+    if args.trace_check:
+        print(f"  trace precision, {args.trace_check} samples: rounding of one sample / SE of a "
+              f"{args.trace_samples}-sample estimate")
+        for key, label in OPTIONS.items():
+            line = f"    {label:30s} {res[f'trace_rounding_{key}']:9.2g}"
+            if key == "fp32_delta1e-3":
+                line += (f"   O(δ²) bias {res['trace_bias_delta1e-3']:+.3g} ± "
+                         f"{res['trace_bias_delta1e-3_se']:.2g}")
+            print(line)
+        line = f"    ZO (float64) {res['trace_zo']:.4g} ± {res['trace_zo_se']:.2g}"
+        if "trace_hvp" in res:
+            line += (f", Hutchinson (float64) {res['trace_hvp']:.4g} ± {res['trace_hvp_se']:.2g}: "
+                     f"{res['trace_gap_se']:.2f} combined SE apart")
+        print(line)
     return res
+
+
+@torch.no_grad()
+def _recomputed(net: model.PromptClassifier, chunks: list[dict], seeds: list[int],
+                delta: float) -> np.ndarray:
+    """The samples of ``seeds`` again, from a clean θ each: θ ± δu set out of place (float64
+    inside model.float64; u is the float32 draw either way)."""
+    params = zo.trainable(net)
+    theta = [p.detach().clone() for p in params]
+
+    def f(scale: float, u: list[torch.Tensor]) -> float:
+        for p, t, z in zip(params, theta, u, strict=True):
+            p.copy_(t + scale * z)
+        return model.mean_loss(net, chunks)
+
+    f0 = model.mean_loss(net, chunks)
+    out = []
+    for seed in seeds:
+        u = zo.direction(params, seed)
+        out.append((f(delta, u) + f(-delta, u) - 2.0 * f0) / delta**2)
+    for p, t in zip(params, theta, strict=True):
+        p.copy_(t)
+    return np.asarray(out)
+
+
+OPTIONS = {"fp32": "float32 loss (as a ZO step)", "rows64": "per-row float64 loss",
+           "fp32_delta1e-3": "float32, δ = 1e-3", "fp64": "float64 forward (train.py)"}
+
+
+@torch.no_grad()
+def _rows64_loss(net: model.PromptClassifier, chunks: list[dict]) -> float:
+    """Mean cross-entropy, each row's in float64 from float32 logits (a measured option)."""
+    total = sum(F.cross_entropy(net(b["input_ids"], b["attention_mask"], b["mask_pos"]).double(),
+                                b["labels"], reduction="sum") for b in chunks)
+    return float(total) / sum(len(b["labels"]) for b in chunks)
+
+
+def trace_check(net: model.PromptClassifier, batch: dict[str, torch.Tensor], n: int,
+                samples: int, hutchinson: bool) -> dict[str, float]:
+    """The precision check of the module docstring, on ``batch``: n samples per option."""
+    params = zo.trainable(net)
+    rows = len(batch["labels"])
+    step = max(1, rows // 3)
+    reverse = torch.arange(rows - 1, -1, -1, device=batch["labels"].device)
+    other = [{k: v[reverse][i:i + step] for k, v in batch.items()} for i in range(0, rows, step)]
+    seeds = [int(s) for s in np.random.RandomState(0).randint(1_000_000_000, size=n)]
+
+    def estimate(loss: Callable, delta: float) -> np.ndarray:
+        with trace.restoring(params):
+            return np.asarray(trace.zo_samples(params, lambda: loss(net, [batch]), n, delta,
+                                               _Seeds(seeds)))
+
+    est = {"fp32": estimate(model.mean_loss, 1e-4), "rows64": estimate(_rows64_loss, 1e-4),
+           "fp32_delta1e-3": estimate(model.mean_loss, 1e-3)}
+    with trace.restoring(params), model.float64(net):
+        est["fp64"] = estimate(model.mean_loss, 1e-4)
+        ref = {d: _recomputed(net, other, seeds, d) for d in (1e-4, 1e-3)}
+    s64 = est["fp64"]
+    se = float(s64.std(ddof=1) / np.sqrt(samples)) if n > 1 else math.nan
+    res = {f"trace_rounding_{k}": float(np.sqrt(np.mean((v - ref[1e-3 if "1e-3" in k else 1e-4])
+                                                         ** 2))) / se for k, v in est.items()}
+    bias = ref[1e-3] - ref[1e-4]
+    res.update({"trace_bias_delta1e-3": float(bias.mean()),
+                "trace_bias_delta1e-3_se": float(bias.std(ddof=1) / np.sqrt(n)),
+                "trace_zo": float(s64.mean()),
+                "trace_zo_se": float(s64.std(ddof=1) / np.sqrt(n)) if n > 1 else math.nan})
+    if hutchinson:
+        with trace.restoring(params), model.float64(net):
+            res["trace_hvp"], res["trace_hvp_se"] = trace.hutchinson_trace(
+                params, lambda: [model.batch_loss(net, batch) / rows], n,
+                np.random.RandomState(1))
+        res["trace_gap_se"] = (abs(res["trace_zo"] - res["trace_hvp"])
+                               / math.hypot(res["trace_zo_se"], res["trace_hvp_se"]))
+    return res
+
+
+def _cast_round_trip(net: model.PromptClassifier) -> None:
+    with model.float64(net):
+        pass
 
 
 def _snapshot_and_restore(params: list[torch.Tensor]) -> None:
@@ -197,14 +313,14 @@ def _snapshot_and_restore(params: list[torch.Tensor]) -> None:
 
 
 class _Seeds:
-    """A stand-in for the diagnostics RNG: fresh sample seeds."""
+    """A stand-in for the diagnostics RNG: the given sample seeds in turn, then fresh ones."""
 
-    def __init__(self) -> None:
-        self.n = 0
+    def __init__(self, seeds: list[int] | None = None) -> None:
+        self.seeds, self.n = list(seeds or []), 0
 
     def randint(self, _high: int) -> int:
         self.n += 1
-        return self.n
+        return self.seeds[self.n - 1] if self.n <= len(self.seeds) else self.n
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ Only the mask position goes through the LM head (B × H → B × V), never all p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -32,7 +35,12 @@ class PromptClassifier(nn.Module):
             hidden = self.mlm.base_model(input_ids=input_ids,
                                          attention_mask=attention_mask).last_hidden_state
             at_mask = hidden[torch.arange(len(hidden), device=hidden.device), mask_pos]
-            return self.head(at_mask)[:, self.label_word_ids].float()
+            return _at_least_float32(self.head(at_mask)[:, self.label_word_ids])
+
+
+def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """bf16 logits up to float32; float64 ones (``float64``) stay float64."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
 
 
 DTYPES = ("fp32", "tf32", "bf16")
@@ -45,6 +53,26 @@ def set_precision(net: PromptClassifier, dtype: str) -> None:
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     net.autocast = torch.bfloat16 if dtype == "bf16" else None
+
+
+@contextmanager
+def float64(net: PromptClassifier) -> Iterator[None]:
+    """The network in float64 inside the block (weights, activations, losses; no autocast),
+    cast back to its dtype on exit.
+
+    For the trace estimate, whose 1/δ² turns float32 rounding into noise (trace.py). The same
+    parameter objects change dtype, so a parameter list taken before stays valid. The cast
+    back rounds weights moved inside the block: wrap it in ``trace.restoring`` to get them
+    back bit for bit. Memory: the weights in float64 (twice their float32 size) while inside.
+    """
+    dtype, autocast = next(net.parameters()).dtype, net.autocast
+    net.to(torch.float64)
+    net.autocast = None
+    try:
+        yield
+    finally:
+        net.to(dtype)
+        net.autocast = autocast
 
 
 def load(name_or_path: str, label_word_ids: list[int], device: torch.device | str = "cpu",
@@ -80,17 +108,23 @@ def untie(mlm: nn.Module) -> None:
 
 
 def batch_loss(model: PromptClassifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Summed cross-entropy of a batch, in float32 or better."""
+    """Summed cross-entropy of a batch, in the network's precision (float32 at least)."""
     logits = model(batch["input_ids"], batch["attention_mask"], batch["mask_pos"])
-    return F.cross_entropy(logits.float(), batch["labels"], reduction="sum")
+    return F.cross_entropy(_at_least_float32(logits), batch["labels"], reduction="sum")
 
 
 @torch.no_grad()
+def chunk_losses(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]]) -> list[float]:
+    """Summed cross-entropy of each chunk, as float64, in chunk order; one device-to-host
+    synchronisation. Partial sums that ranks of a data-parallel run can combine in a fixed
+    order; each is a float32 sum unless the network is in float64 (``float64``)."""
+    return torch.stack([batch_loss(model, batch).double() for batch in chunks]).tolist()
+
+
 def mean_loss(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]]) -> float:
-    """Mean cross-entropy over all rows of ``chunks``, accumulated in float64, fixed order;
-    one device-to-host synchronisation."""
-    total = sum(batch_loss(model, batch).double() for batch in chunks)
-    return float(total) / sum(len(batch["labels"]) for batch in chunks)
+    """Mean cross-entropy over all rows of ``chunks``: the chunk losses summed in float64 in
+    chunk order, over the row count."""
+    return sum(chunk_losses(model, chunks)) / sum(len(batch["labels"]) for batch in chunks)
 
 
 @torch.no_grad()

@@ -54,11 +54,13 @@ def _mean_stderr(samples: list[float]) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def zo_trace(params: list[torch.Tensor], loss: Callable[[], float], n: int, delta: float,
-             rng: np.random.RandomState, f0: float | None = None) -> tuple[float, float]:
-    """Antithetic function-value estimate of Tr ∇²f: (mean, standard error) over n samples.
+def zo_samples(params: list[torch.Tensor], loss: Callable[[], float], n: int, delta: float,
+               rng: np.random.RandomState, f0: float | None = None) -> list[float]:
+    """The n antithetic samples (f(θ+δu) + f(θ−δu) − 2f(θ)) / δ², u drawn from the seeds of
+    ``rng``, in the dtype of ``params``.
 
-    ``f0`` = f(θ) if already known (saves one pass over the data).
+    ``f0`` = f(θ) if already known, computed exactly as ``loss()`` computes (same precision):
+    a rounding difference r in it is a bias of −2r/δ² shared by every sample.
     """
     f0 = loss() if f0 is None else f0
     samples = []
@@ -70,7 +72,13 @@ def zo_trace(params: list[torch.Tensor], loss: Callable[[], float], n: int, delt
         f_minus = loss()
         perturb_(params, seed, delta)
         samples.append((f_plus + f_minus - 2.0 * f0) / delta**2)
-    return _mean_stderr(samples)
+    return samples
+
+
+def zo_trace(params: list[torch.Tensor], loss: Callable[[], float], n: int, delta: float,
+             rng: np.random.RandomState, f0: float | None = None) -> tuple[float, float]:
+    """Antithetic function-value estimate of Tr ∇²f: (mean, standard error) over n samples."""
+    return _mean_stderr(zo_samples(params, loss, n, delta, rng, f0))
 
 
 def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[torch.Tensor]],
@@ -90,9 +98,11 @@ def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[t
         # Fused attention kernels have no double backward; the math kernel does.
         with sdpa_kernel(SDPBackend.MATH):
             for part in losses():
-                grads = torch.autograd.grad(part, params, create_graph=True)
+                # Zeros, not an error, for a parameter the loss does not touch.
+                grads = torch.autograd.grad(part, params, create_graph=True,
+                                            materialize_grads=True)
                 gv = sum((g * v).sum() for g, v in zip(grads, vs, strict=True))
-                hvs = torch.autograd.grad(gv, params)
+                hvs = torch.autograd.grad(gv, params, materialize_grads=True)
                 total += float(sum((h.double() * v.double()).sum()
                                    for h, v in zip(hvs, vs, strict=True)))
         samples.append(total)

@@ -263,10 +263,11 @@ class Run:
         rec: dict[str, Any] = {"step": step, "train_loss": self.loss(self.train_chunks)}
         if cfg.trace_every and step % cfg.trace_every == 0:
             with trace.restoring(self.params):
-                if cfg.trace_estimator == "zo":  # f(θ) is the train loss just recorded
-                    est, se = trace.zo_trace(self.params, lambda: self.loss(self.train_chunks),
-                                             cfg.trace_samples, cfg.trace_delta, state.diag_rng,
-                                             f0=rec["train_loss"])
+                if cfg.trace_estimator == "zo":  # in float64, f(θ) too (trace.py: precision)
+                    with model.float64(self.net):
+                        est, se = trace.zo_trace(self.params, lambda: self.loss(self.train_chunks),
+                                                 cfg.trace_samples, cfg.trace_delta,
+                                                 state.diag_rng)
                 else:
                     n = rows(self.train_chunks)
                     est, se = trace.hutchinson_trace(
