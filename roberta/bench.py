@@ -54,7 +54,9 @@ def build(size: str, device: torch.device) -> model.PromptClassifier:
     torch.manual_seed(0)
     config = RobertaConfig(vocab_size=VOCAB, max_position_embeddings=POSITIONS, type_vocab_size=1,
                            pad_token_id=1, bos_token_id=0, eos_token_id=2, **SIZES[size])
-    return model.PromptClassifier(RobertaForMaskedLM(config), [6587, 372]).to(device).eval()
+    mlm = RobertaForMaskedLM(config)
+    model.untie(mlm)  # the paper's parameterisation, as train.py loads it
+    return model.PromptClassifier(mlm, [6587, 372]).to(device).eval()
 
 
 def synthetic_batch(batch: int, seq_len: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -141,10 +143,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                    help="trace schedule whose overhead is reported: steps between estimates")
     p.add_argument("--trace-samples", type=positive_int, default=Config.trace_samples,
                    help="trace schedule whose overhead is reported: samples per estimate")
+    p.add_argument("--data-parallel", type=positive_int, default=None, metavar="N",
+                   help="instead: train.py's step time with 1 process × N threads against N "
+                        "processes × 1 thread (torchrun, gloo) on the same batch and chunks")
+    p.add_argument("--dp-steps", type=positive_int, default=20,
+                   help="--data-parallel: steps per run (their mean step time is reported)")
+    p.add_argument("--dp-chunk-size", type=positive_int, default=32,
+                   help="--data-parallel: rows per chunk of the 64-row SST-2 K = 32 batch")
     p.add_argument("--trace-check", type=nonneg_int, default=8,
                    help="samples of the trace precision check (0: skip; --no-gd skips its "
                         "Hutchinson part)")
     args = p.parse_args(argv)
+    if args.data_parallel:
+        return {**data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
+                                "zo"),
+                **data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
+                                "gd")}
 
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu")
                           if args.device == "auto" else args.device)
@@ -321,6 +335,58 @@ class _Seeds:
     def randint(self, _high: int) -> int:
         self.n += 1
         return self.seeds[self.n - 1] if self.n <= len(self.seeds) else self.n
+
+
+# --- data parallel: the real train.py, 1 process vs N processes (torchrun) ---------------------
+
+def data_parallel(size: str, nproc: int, steps: int, chunk_size: int, algo: str) -> dict:
+    """Mean step time of ``train.py`` on SST-2 K = 32 (64 rows, full batch) with one process
+    using ``nproc`` threads against ``nproc`` processes of one thread each (torchrun, gloo), the
+    same chunks either way; a random RoBERTa of ``size`` with the tiny-random tokenizer."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from transformers import AutoTokenizer, RobertaConfig, RobertaForMaskedLM
+
+    from roberta import tiny_random
+
+    tok_dir = tiny_random.ensure()
+    tok = AutoTokenizer.from_pretrained(tok_dir)
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / f"random-{size}"
+        tok.save_pretrained(folder)
+        torch.manual_seed(0)
+        config = RobertaConfig(vocab_size=len(tok), max_position_embeddings=130,
+                               type_vocab_size=1, pad_token_id=tok.pad_token_id,
+                               bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                               **SIZES[size])
+        RobertaForMaskedLM(config).save_pretrained(folder)
+        script = Path(__file__).resolve().parent / "train.py"
+        flags = ["--model", str(folder), "--algo", algo, "--steps", str(steps),
+                 "--eval-steps", str(steps), "--trace-every", "0", "--chunk-size",
+                 str(chunk_size), "--device", "cpu", "--quiet", "--lr", "1e-6"]
+        repo = str(Path(__file__).resolve().parents[1])
+        for label, threads, launcher in (
+                ("1 process", nproc, [sys.executable, str(script)]),
+                (f"{nproc} processes", 1, [sys.executable, "-m", "torch.distributed.run",
+                                           "--standalone", f"--nproc_per_node={nproc}",
+                                           str(script)])):
+            out = Path(tmp) / label.replace(" ", "-")
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": repo}
+            subprocess.run([*launcher, *flags, "--out", str(out)], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            log = json.loads((out / "result.json").read_text())["log"]
+            times[label] = log[-1]["step_time_s"]
+    one, many = times["1 process"], times[f"{nproc} processes"]
+    print(f"data parallel, {size} RoBERTa ({algo}, SST-2 K = 32: 64 rows in chunks of "
+          f"{chunk_size}), mean of {steps} steps:")
+    print(f"  1 process × {nproc} threads   {one:8.4f} s/step")
+    print(f"  {nproc} processes × 1 thread  {many:8.4f} s/step   ratio {one / many:.2f}")
+    return {f"dp_{algo}_one_s": one, f"dp_{algo}_many_s": many, f"dp_{algo}_ratio": one / many}
 
 
 if __name__ == "__main__":
