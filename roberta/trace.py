@@ -11,7 +11,7 @@
   the network in float64 — ``model.float64`` around ``zo_trace``, f(θ) included (train.py's
   record()) — with the same u, the float32 draw (zo.py), and a float64 loss. Measured in
   tests/test_trace.py (tiny RoBERTa after 40 GD steps, δ = 1e-4, 100 samples): the rounding
-  of one sample is ≈ 1e-8 in float64, ≈ 6 in float32, for a standard error of ≈ 24; the
+  of one sample is ≈ 2e-8 in float64, ≈ 6 in float32, for a standard error of ≈ 22; the
   README compares the other options and the cost.
 * ``hutchinson``: vᵀHv with Rademacher v through double backward (needs the autograd graph,
   i.e. gradient memory), in the run's precision: nothing amplifies its rounding. Our own double
