@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--trace-check", type=nonneg_int, default=8,
                    help="samples of the trace precision check (0: skip; --no-gd skips its "
                         "Hutchinson part)")
+    p.add_argument("--check-gd-steps", type=nonneg_int, default=0,
+                   help="GD steps (lr 3e-2) on the batch before the precision check, to run it "
+                        "at a trained point rather than at initialisation")
     args = p.parse_args(argv)
     if args.data_parallel:
         return {**data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
@@ -201,6 +204,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         res["mem_gd_gib"] = peak.gib()
         res["trace_overhead_gd"] = t_estimate / (args.trace_every * res["gd_step_s"])
     if args.trace_check:
+        if args.check_gd_steps:
+            res["check_loss_before"] = loss()
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                for _ in range(args.check_gd_steps):
+                    gd_step(net, params, chunks, 3e-2, Config.max_grad_norm)
+            res["check_loss_after"] = loss()
         res.update(trace_check(net, batch, args.trace_check, args.trace_samples,
                                hutchinson=not args.no_gd))
 
@@ -226,13 +235,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
           f"({mem_zo / mem_inf:.3f} × inference)"
     print(mem + (f", GD {res['mem_gd_gib']:.2f}" if "mem_gd_gib" in res else ""))
     if args.trace_check:
-        print(f"  trace precision, {args.trace_check} samples: rounding of one sample / SE of a "
-              f"{args.trace_samples}-sample estimate")
+        at = (f"after {args.check_gd_steps} GD steps (loss {res['check_loss_before']:.3f} → "
+              f"{res['check_loss_after']:.3f})" if args.check_gd_steps else "at initialisation")
+        print(f"  trace precision {at}, {args.trace_check} samples: rounding of one sample / SE "
+              f"of a {args.trace_samples}-sample estimate")
         for key, label in OPTIONS.items():
             line = f"    {label:30s} {res[f'trace_rounding_{key}']:9.2g}"
             if key == "fp32_delta1e-3":
                 line += (f"   O(δ²) bias {res['trace_bias_delta1e-3']:+.3g} ± "
-                         f"{res['trace_bias_delta1e-3_se']:.2g}")
+                         f"{res['trace_bias_delta1e-3_se']:.2g} = "
+                         f"{res['trace_bias_delta1e-3'] / res['trace_se']:+.2g} SE")
             print(line)
         line = f"    ZO (float64) {res['trace_zo']:.4g} ± {res['trace_zo_se']:.2g}"
         if "trace_hvp" in res:
@@ -302,7 +314,7 @@ def trace_check(net: model.PromptClassifier, batch: dict[str, torch.Tensor], n: 
     res = {f"trace_rounding_{k}": float(np.sqrt(np.mean((v - ref[1e-3 if "1e-3" in k else 1e-4])
                                                          ** 2))) / se for k, v in est.items()}
     bias = ref[1e-3] - ref[1e-4]
-    res.update({"trace_bias_delta1e-3": float(bias.mean()),
+    res.update({"trace_se": se, "trace_bias_delta1e-3": float(bias.mean()),
                 "trace_bias_delta1e-3_se": float(bias.std(ddof=1) / np.sqrt(n)),
                 "trace_zo": float(s64.mean()),
                 "trace_zo_se": float(s64.std(ddof=1) / np.sqrt(n)) if n > 1 else math.nan})

@@ -4,12 +4,21 @@
       Tr H ≈ mean_u (f(θ+δu) + f(θ−δu) − 2f(θ)) / δ²,   u ~ N(0, I).
   Each sample is uᵀHu + O(δ²): the first-order term cancels exactly, unlike the paper's
   one-sided 2(f(θ+δu) − f(θ))/δ², whose samples carry δ·∇f·u / (δ²/2) of noise.
-  Precision matters: a loss rounding error r becomes an error of about 4r/δ² per sample
-  (δ = 1e-4: r = 1e-7, one float32 ulp of a loss near 1, already gives ±40). So f is the mean
-  cross-entropy accumulated in float64 over the full train set, in a fixed order, in eval mode,
-  and δ is a flag: raise it if the estimate is dominated by rounding noise.
+  Precision: a rounding error r in a value of f becomes ≈ 4r/δ² in a sample (δ = 1e-4:
+  4e8·r). In float32, r is not only the ulp of the summed loss but the forward's own rounding,
+  the rounding of θ ± δu to float32 and the few-ulp drift the in-place ±δu passes leave from
+  sample to sample; f(θ)'s error, shared by all samples, is a bias. So the estimate runs with
+  the network in float64 — ``model.float64`` around ``zo_trace``, f(θ) included (train.py's
+  record()) — with the same u, the float32 draw (zo.py), and a float64 loss. Measured in
+  tests/test_trace.py (tiny RoBERTa after 40 GD steps, δ = 1e-4, 100 samples): the rounding
+  of one sample is ≈ 2e-8 in float64, ≈ 6 in float32, for a standard error of ≈ 22; the
+  README compares the other options and the cost.
 * ``hutchinson``: vᵀHv with Rademacher v through double backward (needs the autograd graph,
-  i.e. gradient memory).
+  i.e. gradient memory), in the run's precision: nothing amplifies its rounding. Our own double
+  backward, not curvlinops' HessianLinearOperator: curvlinops 3.0.1 takes Hessian-vector
+  products as torch.func jvp(jacrev(·)), which on torch 2.13 gets the LayerNorm weights' rows
+  wrong (double backward, jvp(grad(·)) and finite differences agree), and its trace estimators
+  draw from torch's global RNG (the dropout stream of a GD run) without a standard error.
 
 Samples are drawn from the caller's generator, separate from training, so tracking the trace
 never changes the training trajectory.
