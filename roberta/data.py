@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from flatzero.cli import Parser, fail, positive_int
-from flatzero.results import read_json, write_json
+from flatzero.results import ResultError, read_json, write_json
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -374,7 +374,7 @@ def _record(task: str, k: int, seed: int, mode: str, root: Path,
 def _read_record(folder: Path) -> dict[str, Any] | None:
     try:
         record = read_json(folder / BUILD)
-    except (OSError, ValueError):
+    except ResultError:  # missing or not JSON: no valid record
         return None
     return record if isinstance(record, dict) and isinstance(record.get("files"), dict) else None
 

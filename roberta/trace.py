@@ -90,12 +90,22 @@ def zo_trace(params: list[torch.Tensor], loss: Callable[[], float], n: int, delt
     return _mean_stderr(zo_samples(params, loss, n, delta, rng, f0))
 
 
+def _in_order(parts: list[float]) -> float:
+    total = 0.0
+    for x in parts:
+        total += x
+    return total
+
+
 def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[torch.Tensor]],
-                     n: int, rng: np.random.RandomState) -> tuple[float, float]:
+                     n: int, rng: np.random.RandomState,
+                     combine: Callable[[list[float]], float] = _in_order) -> tuple[float, float]:
     """Hutchinson estimate E vᵀHv, v Rademacher, by double backward: (mean, standard error).
 
     ``losses()`` yields differentiable parts of the loss that sum to it (e.g. one per chunk of
-    the train set), so the Hessian-vector products can be accumulated chunk by chunk.
+    the train set), so the Hessian-vector products can be accumulated chunk by chunk; a
+    sample is ``combine`` of the parts' vᵀH_c v (data parallel: this rank's parts, added across
+    ranks in chunk order).
     """
     samples = []
     for _ in range(n):
@@ -103,7 +113,7 @@ def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[t
         gen.manual_seed(int(rng.randint(1_000_000_000)))
         vs = [torch.randint(0, 2, p.shape, generator=gen, device=p.device).to(p.dtype) * 2 - 1
               for p in params]
-        total = 0.0
+        parts = []
         # Fused attention kernels have no double backward; the math kernel does.
         with sdpa_kernel(SDPBackend.MATH):
             for part in losses():
@@ -112,7 +122,7 @@ def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[t
                                             materialize_grads=True)
                 gv = sum((g * v).sum() for g, v in zip(grads, vs, strict=True))
                 hvs = torch.autograd.grad(gv, params, materialize_grads=True)
-                total += float(sum((h.double() * v.double()).sum()
-                                   for h, v in zip(hvs, vs, strict=True)))
-        samples.append(total)
+                parts.append(float(sum((h.double() * v.double()).sum()
+                                       for h, v in zip(hvs, vs, strict=True))))
+        samples.append(combine(parts))
     return _mean_stderr(samples)

@@ -318,12 +318,14 @@ GD_TOLERANCE = 1e-5  # relative, train loss after 20 steps (README)
 
 
 def test_gd_two_processes_match_one_within_rounding(tiny_model, kshot, tmp_path):
-    flags = ("--algo", "gd", "--steps", "20", "--eval-steps", "10", "--trace-every", "0",
-             "--lr", "0.05", "--chunk-size", "4")
+    flags = ("--algo", "gd", "--steps", "20", "--eval-steps", "10", "--trace-every", "20",
+             "--trace-estimator", "hutchinson", "--trace-samples", "2", "--lr", "0.05",
+             "--chunk-size", "4")
     one = one_thread_run(tiny_model, kshot, tmp_path / "one", *flags)
     two = torchrun(tiny_model, kshot, tmp_path / "two", *flags)
     first, last = one["log"][-1]["train_loss"], two["log"][-1]["train_loss"]
     assert one["log"][0]["train_loss"] == two["log"][0]["train_loss"]
+    assert one["log"][0]["trace"] == two["log"][0]["trace"]  # Hutchinson parts, chunk order
     assert first != one["log"][0]["train_loss"]  # it trained
     assert abs(first - last) <= GD_TOLERANCE * abs(first)
 

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("submitit")
 
-from flatzero.results import read_json
+from flatzero.results import ResultError, read_json
 from roberta import sweep, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,7 +134,7 @@ def checkpointed_after_step(out: Path, step: int) -> bool:
     try:
         return (read_json(result)["log"][-1]["step"] >= step
                 and state.stat().st_mtime >= result.stat().st_mtime)
-    except (FileNotFoundError, ValueError):  # not written yet, or mid-rename
+    except (FileNotFoundError, ValueError, ResultError):  # not written yet, or mid-rename
         return False
 
 
@@ -241,17 +241,17 @@ def test_two_job_sweep_runs_prints_the_table_and_plots(swept):
 
 
 def test_preempted_job_requeues_itself_and_continues(swept, uninterrupted):
-    assert "preempt SST-2-k8-zo-seed13" in swept.sent
-    assert "SST-2-k8-zo-seed13: done" in swept.first[1]  # the same job, requeued, finished
+    assert f"preempt {swept.outs['zo'].name}" in swept.sent
+    assert f"{swept.outs['zo'].name}: done" in swept.first[1]  # the same job, requeued, finished
     log = job_log(swept.runs, swept.outs["zo"])
     assert "Requeued" in log and log.count("train.py") == 2 and log.count("--resume") == 1
     assert numbers(read_json(swept.outs["zo"] / "result.json")) == numbers(uninterrupted["zo"])
 
 
 def test_killed_run_resumes_when_the_sweep_is_rerun(swept, uninterrupted):
-    assert "crash SST-2-k8-gd-seed13" in swept.sent
+    assert f"crash {swept.outs['gd'].name}" in swept.sent
     code, out = swept.first
-    assert code == 1 and "SST-2-k8-gd-seed13: FAILED" in out and "killed by SIGKILL" in out
+    assert code == 1 and f"{swept.outs['gd'].name}: FAILED" in out and "killed by SIGKILL" in out
     code, out = swept.second
     assert "1 to run" in out and "resume    SST-2-k8-gd-seed13" in out
     assert "finished  SST-2-k8-zo-seed13" in out

@@ -159,7 +159,7 @@ def test_zo_estimate_agrees_with_float64_hessian_vector_products(trained, estima
             params, lambda: (model.batch_loss(net, b) / 16 for b in chunks), 30,
             np.random.RandomState(1))
     assert abs(zo_mean - hvp_mean) <= 3 * math.hypot(zo_se, hvp_se)
-    assert zo_se < 0.1 * zo_mean and hvp_se < 0.1 * hvp_mean
+    assert zo_se < 0.1 * abs(zo_mean) and hvp_se < 0.1 * abs(hvp_mean)  # Tr H may be < 0
 
 
 def test_chunk_losses_are_the_partial_sums_of_mean_loss(trained):
