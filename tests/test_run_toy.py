@@ -142,8 +142,9 @@ def test_ctrl_c_exits_130_without_a_traceback_and_keeps_only_whole_files(tmp_pat
     assert len(err.strip().splitlines()) == 1
     kept = sorted(tmp_path.glob("*.json"))
     assert len(kept) < 8 and not list(tmp_path.glob("*.tmp"))
-    for path in kept:
-        assert len(read_json(path)["list_loss"]) == 50
+    for path in kept:  # whole files: every list as long as the logged iterations
+        saved = read_json(path)
+        assert len(saved["list_loss"]) == len(saved["list_hess"]) == len(saved["num_iter"])
 
 
 @pytest.mark.parametrize("flags, message", [
