@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flatzero.cli import fail
 from flatzero.results import write_bytes
 
 
@@ -31,3 +32,14 @@ def update(path: str | os.PathLike[str], name: str, block: str) -> Path:
     _, tail = rest.split(end)
     write_bytes(path, f"{head}{start}\n{block.strip()}\n{end}{tail}".encode())
     return path
+
+
+def emit(block: str, name: str, path: str | os.PathLike[str] | None) -> None:
+    """--table: print ``block``, or with --readme replace it in ``path`` (one-line error)."""
+    if path is None:
+        print(block)
+        return
+    try:
+        print(f"updated {update(path, name, block)}")
+    except (OSError, ValueError) as exc:
+        fail(str(exc))

@@ -376,13 +376,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         text = table(runs, args, skipped)
         if skipped:
             print(skipped.line())
-        if args.readme:
-            try:
-                print(f"updated {readme.update(args.readme, TABLE, text)}")
-            except (OSError, ValueError) as exc:
-                fail(str(exc))
-        else:
-            print(text)
+        readme.emit(text, TABLE, args.readme)
         return []
     plotting.style()
     written = [path for figure in args.figures if (path := draw(runs, figure, args, skipped))]

@@ -292,13 +292,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         f"ZO λ = {lam:g} (sweep)" for lam, (g, d) in picked4.items() if not (g or d)]
     if args.table:
         text = table(picked1, picked4, args)
-        if args.readme:
-            try:
-                print(f"updated {readme.update(args.readme, TABLE, text)}")
-            except (OSError, ValueError) as exc:
-                fail(str(exc))
-        else:
-            print(text)
+        readme.emit(text, TABLE, args.readme)
         return []
 
     plotting.style()

@@ -76,3 +76,20 @@ def kshot(tmp_path_factory, originals) -> Path:
     for task in data.TASKS:
         data.generate_kshot(task, 8, 13, originals, root)
     return root
+
+
+@pytest.fixture()
+def drawn(monkeypatch):
+    """The figures the plot scripts save (flatzero.plotting.save), still open for inspection."""
+    from flatzero import plotting
+
+    figs = []
+
+    def save(fig, path):
+        figs.append(fig)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+        return path
+
+    monkeypatch.setattr(plotting, "save", save)
+    return figs

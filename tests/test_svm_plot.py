@@ -33,20 +33,6 @@ def folders(root):
     return ["--res", str(root / "res_svm"), str(root / "res_logreg")]
 
 
-@pytest.fixture()
-def drawn(monkeypatch):
-    figs = []
-
-    def save(fig, path):
-        figs.append(fig)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-        return path
-
-    monkeypatch.setattr(plot.plotting, "save", save)
-    return figs
-
-
 def labelled(ax):
     return {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
 
