@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import warnings
+from pathlib import Path
 
 import numpy as np
 from numba import njit, types
@@ -49,9 +50,14 @@ def _find_numpy_ddot() -> tuple[str, int] | None:
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    for lib in threadpool_info():
-        if lib.get("user_api") != "blas":
-            continue
+    # numpy's own library first, whatever was imported before: scipy ships another OpenBLAS
+    # with a 32-bit ddot, and numba's cache (keyed by source, not by symbol) must always find
+    # the symbol it was compiled against — a cache built with the other one segfaults.
+    numpy_dir = str(Path(np.__file__).resolve().parent.parent)
+    libs = sorted((lib for lib in threadpool_info() if lib.get("user_api") == "blas"),
+                  key=lambda lib: not str(Path(lib["filepath"]).resolve()).startswith(
+                      (f"{numpy_dir}/numpy.libs", f"{numpy_dir}/numpy/")))
+    for lib in libs:
         try:
             handle = ctypes.CDLL(lib["filepath"])
         except OSError:
