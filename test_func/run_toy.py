@@ -183,8 +183,6 @@ def main(argv: list[str] | None = None) -> list[Path]:
         with lock:
             bar.update(n)
 
-    if not args.naive:
-        toy.load_kernels()
     pool = ThreadPoolExecutor(max_workers=min(args.workers, len(args.seeds)))
     futures = [pool.submit(run_one_seed, s, args, progress) for s in args.seeds]
     try:

@@ -196,15 +196,6 @@ def _stochastic_block(xs, ys, u, kinds, lrs, lams, two, loss_out, trace_out, t0)
                 y[i] = y[i] - lr * (c * uy[i])
 
 
-def load_kernels() -> None:
-    """Compile (or load from numba's cache) every kernel once, in the calling thread.
-
-    Seeds run in threads; several threads making a dispatcher's first call at once can crash
-    the process (seen as a segfault in gd_kernel), so callers do this before starting them.
-    """
-    run_seed(0, [Run("GD", 0.0), Run("ZO", 0.0, 0.1), Run("DD", 0.0)], d=2, iters=1)
-
-
 def run_seed(
     seed: int,
     runs: Sequence[Run],
