@@ -20,4 +20,4 @@ for algo in zo gd; do
         --trace-samples 20 --device cpu --out "$OUT/SST-2-k32-$algo" --overwrite "$@"
 done
 "$PY" "$HERE/../plot.py" --runs "$OUT" --out "$HERE/../../assets/roberta-cpu-demo.png" \
-    --title "CPU mechanics demo: tiny-random RoBERTa (random weights), SST-2 K = 32 — not the paper's result"
+    --title "CPU mechanics demo on a random tiny RoBERTa — not the paper's result"
