@@ -340,3 +340,24 @@ def test_world_ordered_sum_is_the_single_process_sum():
     assert world.ordered_sum(values, 5) == expected
     two = [distributed.World(rank=r, size=2) for r in range(2)]
     assert [i for w in two for i, _ in w.mine(list(range(5)))] == [0, 2, 4, 1, 3]
+
+
+# --- the CPU demo ---------------------------------------------------------------------------------
+
+def test_cpu_demo_runs_end_to_end_and_a_smoke_run_keeps_assets(tmp_path):
+    """roberta/examples/cpu-demo.sh with 2 steps: both runs finish, the figure is drawn beside
+    them, and assets/roberta-cpu-demo.png (the default demo's) is left alone."""
+    asset = REPO / "assets" / "roberta-cpu-demo.png"
+    before = asset.read_bytes() if asset.exists() else None
+    env = {**os.environ, "PYTHONPATH": str(REPO), "STEP": "2", "EVAL_STEP": "1",
+           "TRACE_EVERY": "1", "OUT": str(tmp_path)}
+    done = subprocess.run(["bash", str(REPO / "roberta" / "examples" / "cpu-demo.sh"), "--quiet",
+                           "--trace-samples", "2"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for algo in ("zo", "gd"):
+        result = read_json(tmp_path / f"SST-2-k32-{algo}" / "result.json")
+        assert result["status"] == "finished" and result["config"]["model"] == "tiny-random"
+        assert [rec["step"] for rec in result["log"]] == [0, 1, 2]
+    assert (tmp_path / "cpu-demo.png").stat().st_size > 0
+    assert (asset.read_bytes() if asset.exists() else None) == before

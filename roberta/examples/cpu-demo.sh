@@ -4,20 +4,28 @@
 # no GPU, no download). A few minutes on two cores. Its curves show that the pipeline runs end to
 # end, not the paper's result: the model is random and tiny.
 # Env overrides: STEP, EVAL_STEP, TRACE_EVERY, OUT; extra arguments go to every train.py call.
+# With any of them the figure goes to $OUT/cpu-demo.png; assets/ keeps the default demo's.
 set -euo pipefail
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+ROBERTA=$ROOT/roberta
 PY=${PYTHON:-python}
 STEP=${STEP:-300}
 EVAL_STEP=${EVAL_STEP:-100}
 TRACE_EVERY=${TRACE_EVERY:-50}
-OUT=${OUT:-$HERE/../runs/cpu-demo}
+OUT=${OUT:-$ROBERTA/runs/cpu-demo}
 # Larger steps than the paper's (1e-5 / 5e-5 suit a pre-trained model, not a random one), so that
 # a few hundred steps move the loss.
 for algo in zo gd; do
     if [[ $algo == zo ]]; then lr=1e-3; else lr=1e-2; fi
-    "$PY" "$HERE/../train.py" --model tiny-random --task SST-2 --k 32 --seed 42 --algo "$algo" \
+    "$PY" "$ROBERTA/train.py" --model tiny-random --task SST-2 --k 32 --seed 42 --algo "$algo" \
         --lr "$lr" --steps "$STEP" --eval-steps "$EVAL_STEP" --trace-every "$TRACE_EVERY" \
         --trace-samples 20 --device cpu --out "$OUT/SST-2-k32-$algo" --overwrite "$@"
 done
-"$PY" "$HERE/../plot.py" --runs "$OUT" --out "$HERE/../../assets/roberta-cpu-demo.png" \
+# Only the default demo draws into assets/; any override draws beside its runs.
+FIG=$ROOT/assets/roberta-cpu-demo.png
+if [[ $STEP != 300 || $EVAL_STEP != 100 || $TRACE_EVERY != 50 || $# -gt 0 \
+      || $OUT != "$ROBERTA/runs/cpu-demo" ]]; then
+    FIG=$OUT/cpu-demo.png
+fi
+"$PY" "$ROBERTA/plot.py" --runs "$OUT" --out "$FIG" \
     --title "CPU mechanics demo on a random tiny RoBERTa — not the paper's result"
