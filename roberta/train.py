@@ -647,9 +647,12 @@ def main(argv: list[str] | None = None) -> Path:
         distributed.shutdown()
     last = state.log[-1]
     if world.main:
-        print(f"step {last['step']}: train loss {last['train_loss']:.4f}, test acc "
-              f"{last.get('test_acc', math.nan):.4f}, trace {last.get('trace', math.nan):.4g} "
-              f"→ {out / 'result.json'}")
+        parts = [f"train loss {last['train_loss']:.4f}"]
+        if "test_acc" in last:
+            parts.append(f"test acc {last['test_acc']:.4f}")
+        if "trace" in last:
+            parts.append(f"trace {last['trace']:.4g} ± {last['trace_stderr']:.2g}")
+        print(f"step {last['step']}: {', '.join(parts)} → {out / 'result.json'}")
     return out / "result.json"
 
 
