@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Figure 3's protocol on a CPU, as a mechanics demo: SST-2 K = 32, ZO and GD, the Hessian-trace
 # estimate and the test accuracy, on `--model tiny-random` (a small random RoBERTa built locally:
-# no GPU, no download). A few minutes on two cores. Its curves show that the pipeline runs end to
+# no GPU, no download). Under a minute on two cores. Its curves show that the pipeline runs end to
 # end, not the paper's result: the model is random and tiny.
 # Env overrides: STEP, EVAL_STEP, TRACE_EVERY, OUT; extra arguments go to every train.py call.
 # With any of them the figure goes to $OUT/cpu-demo.png; assets/ keeps the default demo's.
