@@ -92,11 +92,15 @@ def check_out_dir(folder: str | os.PathLike[str], flag: str = "--out") -> Path:
     return folder
 
 
-def check_out_file(path: str | os.PathLike[str], flag: str = "--out") -> Path:
-    """:func:`check_out_dir` for the folder of an output file, which must not be a folder."""
+def check_out_file(path: str | os.PathLike[str], flag: str = "--out",
+                   suffixes: tuple[str, ...] = ()) -> Path:
+    """:func:`check_out_dir` for the folder of an output file, which must not be a folder (and,
+    given ``suffixes``, must end in one of them)."""
     path = Path(path)
     if path.is_dir():
         fail(f"{flag} {path} is a folder; give a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        fail(f"{flag} {path}: give a file ending in {' or '.join(suffixes)}")
     check_out_dir(path.parent, flag)
     return path
 

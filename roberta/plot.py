@@ -45,6 +45,8 @@ def load(root: Path) -> list[runlib.Run]:
                  f"{', '.join(missing) or '—'}, or log records without 'step')")
         if log:
             runs.append(runlib.Run(path.parent.name, res, c))
+        else:
+            print(f"skipped {path}: no log records yet")
     return runs
 
 
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> Path:
     p.add_argument("--title", default="Figure 3 — prompt fine-tuning, ZO vs GD",
                    help="figure title; the model and its parameter count are added below it")
     args = p.parse_args(argv)
-    check_out_file(args.out)
+    check_out_file(args.out, suffixes=(".png", ".pdf", ".svg"))
     runs = [r for r in load(args.runs) if args.seeds is None or r.seed in args.seeds]
     if not runs:
         fail(f"no result.json{f' of seeds {args.seeds}' if args.seeds else ''} under "

@@ -148,3 +148,9 @@ def test_an_unwritable_output_fails_before_reading(tmp_path, capsys):
         plot.main(["--runs", str(tmp_path), "--out", str(tmp_path / "file" / "r.png")])
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "is a file, not a folder" in err
+
+
+def test_an_out_that_is_not_an_image_fails_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        plot.main(["--runs", str(tmp_path), "--out", str(tmp_path / "README.md")])
+    assert exit_.value.code != 0 and "give a file ending in .png" in capsys.readouterr().err
