@@ -492,7 +492,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
                    help="split seeds")
     p.add_argument("--mode", choices=MODES, default=MODES[0],
                    help="k-shot-1k-test (MeZO's addition: test subsampled to 1000 rows, what "
-                        "train.py uses) or k-shot (LM-BFF's default: the whole test set)")
+                        "train.py uses) or k-shot (LM-BFF's own mode: the whole test set)")
     p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
                    help="the originals: <TASK>/ folders and SHA256SUMS (default: "
                         "roberta/data/original)")

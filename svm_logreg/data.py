@@ -187,11 +187,14 @@ def load(name: str, data_dir: Path = DATA_DIR) -> Dataset:
 
 def main(argv: list[str] | None = None) -> None:
     """``--check NAME ...``: load and verify data sets; one line each, exit 1 on the first bad."""
-    import argparse
+    from flatzero.cli import Parser
 
-    p = argparse.ArgumentParser(prog="data.py", description="Verify LIBSVM data sets.")
-    p.add_argument("--check", nargs="+", choices=NAMES, required=True, help="data sets")
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder with SHA256SUMS")
+    p = Parser(prog="data.py", description="Verify LIBSVM data sets.")
+    p.add_argument("--check", nargs="+", choices=NAMES, required=True,
+                   help="data sets to load and verify (checksums; for a5a / w5a also the row "
+                        "counts and that their rows are those of a9a / w8a)")
+    p.add_argument("--data-dir", type=Path, default=DATA_DIR,
+                   help="folder with the LIBSVM files and SHA256SUMS")
     args = p.parse_args(argv)
     for name in args.check:
         try:
