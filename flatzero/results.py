@@ -132,6 +132,22 @@ def read_result(path: str | os.PathLike[str], keys: tuple[str, ...] = ("config",
     return obj
 
 
+def check_series(path: str | os.PathLike[str], obj: dict, keys: tuple[str, ...]) -> dict:
+    """``obj`` with a dict ``config`` and ``keys`` lists of numbers of one non-zero length, or a
+    ResultError naming the file (a hand-edited or truncated result must not reach a plot)."""
+    def numbers(v: Any) -> bool:
+        return isinstance(v, list) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+
+    lengths = {len(obj[k]) for k in keys if numbers(obj[k])}
+    if not isinstance(obj.get("config"), dict) or not all(numbers(obj[k]) for k in keys) or \
+            len(lengths) != 1 or 0 in lengths:
+        raise ResultError(f"{path} is not a whole result: 'config' must be an object and "
+                          f"{', '.join(keys)} lists of numbers of one non-zero length; move it "
+                          "out of the folder or rerun the run that wrote it")
+    return obj
+
+
 def strip_volatile(obj: Any) -> Any:
     """A copy of a result without the keys that change between identical runs (wall time...)."""
     if isinstance(obj, Mapping):

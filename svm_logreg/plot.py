@@ -26,7 +26,7 @@ import numpy as np
 from flatzero import cli, plotting, readme
 from flatzero import runs as runlib
 from flatzero.cli import Parser, check_out_dir, fail, nonneg_int, positive_int
-from flatzero.results import ResultError, read_result
+from flatzero.results import ResultError, check_series, read_result
 from svm_logreg.train import DEFAULTS, HERE, METRICS, PAPER_D, PAPER_ITERS, PAPER_SEED
 
 plt = plotting.plt
@@ -73,7 +73,8 @@ def load(folders: Sequence[Path]) -> list[runlib.Run]:
     for folder in folders:
         for path in sorted(folder.glob("*.json")):
             try:
-                out.append(runlib.run_from(path, read_result(path, (*METRICS, "config"))))
+                obj = read_result(path, (*METRICS, "config"))
+                out.append(runlib.run_from(path, check_series(path, obj, METRICS)))
             except ResultError as exc:
                 fail(str(exc))
     return out

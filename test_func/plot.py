@@ -21,7 +21,7 @@ import numpy as np
 from flatzero import cli, plotting, readme
 from flatzero import runs as runlib
 from flatzero.cli import Parser, check_out_dir, fail, nonneg_int, positive_int
-from flatzero.results import ResultError, log_spaced_iterations, read_json
+from flatzero.results import ResultError, check_series, log_spaced_iterations, read_json
 from test_func import run_toy, theory, toy
 from test_func.run_toy import DEFAULT_OUT
 
@@ -68,14 +68,16 @@ def load(res: Path) -> tuple[list[runlib.Run], list[runlib.Run]]:
     for path in sorted(res.glob("*.json")):
         try:
             obj = read_json(path)
+            if is_record(obj):
+                fig1.append(runlib.run_from(path, check_series(path, obj, KEYS[:3])))
+            elif isinstance(obj, dict) and obj and all(is_record(v) for v in obj.values()):
+                sweep += [runlib.run_from(path, check_series(path, v, KEYS[:3]), key)
+                          for key, v in obj.items()]
+            else:
+                fail(f"{path} is not a run_toy.py result (no {', '.join(KEYS)}); move it out "
+                     f"of {res}")
         except ResultError as exc:
             fail(str(exc))
-        if is_record(obj):
-            fig1.append(runlib.run_from(path, obj))
-        elif isinstance(obj, dict) and obj and all(is_record(v) for v in obj.values()):
-            sweep += [runlib.run_from(path, v, key) for key, v in obj.items()]
-        else:
-            fail(f"{path} is not a run_toy.py result (no {', '.join(KEYS)}); move it out of {res}")
     return fig1, sweep
 
 

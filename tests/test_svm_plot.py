@@ -155,8 +155,17 @@ def test_tables_come_from_the_json(res, tmp_path, capsys):
     assert rows[0] in readme.read_text() and "stale" not in readme.read_text()
 
 
+def _metrics(config="{}", last="[1, 2]") -> bytes:
+    """A result file with the metric lists of two iterations, the last list and config given."""
+    lists = ", ".join(f'"{k}": [1, 2]' for k in plot.METRICS[:-1])
+    return f'{{"config": {config}, {lists}, "{plot.METRICS[-1]}": {last}}}'.encode()
+
+
 @pytest.mark.parametrize("content, message", [
-    (b"{trunc", "is not valid JSON"), (b'{"config": {}}', "is not a result file")])
+    (b"{trunc", "is not valid JSON"), (b'{"config": {}}', "is not a result file"),
+    (_metrics(last="[1]"), "is not a whole result"),
+    (_metrics(config='"x"'), "is not a whole result"),
+    (_metrics(last="[1, null]"), "is not a whole result")])
 def test_a_bad_file_is_named_in_one_line(tmp_path, capsys, content, message):
     (tmp_path / "x.json").write_bytes(content)
     with pytest.raises(SystemExit) as exc:

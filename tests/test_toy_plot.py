@@ -99,7 +99,11 @@ def test_table_and_readme_block(res, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"{trunc", "is not valid JSON"), (b'{"a": 1}', "is not a run_toy.py result")])
+    (b"{trunc", "is not valid JSON"), (b'{"a": 1}', "is not a run_toy.py result"),
+    (b'{"num_iter": [1, 2], "list_loss": [1.0], "list_hess": [1.0, 2.0], "config": {}}',
+     "is not a whole result"),
+    (b'{"num_iter": [1], "list_loss": [1.0], "list_hess": [null], "config": {}}',
+     "is not a whole result")])
 def test_a_bad_file_is_named_in_one_line(tmp_path, capsys, content, message):
     (tmp_path / "GD-1.json").write_bytes(content)
     with pytest.raises(SystemExit) as exc:
