@@ -139,9 +139,8 @@ def check_series(path: str | os.PathLike[str], obj: dict, keys: tuple[str, ...])
         return isinstance(v, list) and all(
             isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
 
-    lengths = {len(obj[k]) for k in keys if numbers(obj[k])}
     if not isinstance(obj.get("config"), dict) or not all(numbers(obj[k]) for k in keys) or \
-            len(lengths) != 1 or 0 in lengths:
+            len({len(obj[k]) for k in keys}) != 1 or not obj[keys[0]]:
         raise ResultError(f"{path} is not a whole result: 'config' must be an object and "
                           f"{', '.join(keys)} lists of numbers of one non-zero length; move it "
                           "out of the folder or rerun the run that wrote it")
