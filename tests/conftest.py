@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny random RoBERTa with a tokenizer trained here, and k-shot splits."""
+"""Shared fixtures: the tiny random RoBERTa, k-shot splits, the figures plot scripts draw."""
 
 import os
 import shutil
@@ -15,45 +15,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 ORIGINAL = Path(__file__).resolve().parents[1] / "roberta" / "data" / "original"
 
 
-def _fixture_sentences() -> list[str]:
-    sst2 = (ORIGINAL / "SST-2" / "train.tsv").read_text().splitlines()[1:400]
-    sst5 = (ORIGINAL / "sst-5" / "stsa.fine.train").read_text().splitlines()[:200]
-    trec = (ORIGINAL / "trec" / "train.csv").read_text().splitlines()[:200]
-    return ([s.split("\t")[0] for s in sst2] + [s.split(" ", 1)[1] for s in sst5]
-            + [s.split(",", 1)[1] for s in trec])
-
-
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    """A folder with a 2-layer RoBERTa (hidden 32) and a byte-level BPE tokenizer in which every
-    label word (with its leading space) and the template words are single tokens; loaded through
-    the same from_pretrained path as roberta-large."""
+    """``--model tiny-random``'s folder (a 2-layer RoBERTa, hidden 32, and a BPE tokenizer in
+    which every label word is one token), built here: loaded through the same from_pretrained
+    path as roberta-large."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import RobertaConfig, RobertaForMaskedLM, RobertaTokenizerFast
+    from roberta import tiny_random
 
-    from roberta.prompts import LABEL_WORDS
-
-    words = [w for ws in LABEL_WORDS.values() for w in ws]
-    corpus = _fixture_sentences() + [f"a b It was {w} . {w} : x" for w in words] * 20
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(corpus, vocab_size=1500, min_frequency=2, show_progress=False,
-                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
-    tok = RobertaTokenizerFast(tokenizer_object=bpe._tokenizer, bos_token="<s>", eos_token="</s>",
-                               sep_token="</s>", cls_token="<s>", unk_token="<unk>",
-                               pad_token="<pad>", mask_token="<mask>")
-    folder = tmp_path_factory.mktemp("tiny-roberta")
-    tok.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
-                           num_attention_heads=4, intermediate_size=64,
-                           max_position_embeddings=132, type_vocab_size=1,
-                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                           eos_token_id=tok.eos_token_id)
-    RobertaForMaskedLM(config).save_pretrained(folder)
-    return folder
+    return tiny_random.build(tmp_path_factory.mktemp("models") / tiny_random.NAME)
 
 
 @pytest.fixture(scope="session")

@@ -137,8 +137,8 @@ def test_same_seed_same_json_and_trace_does_not_change_training(tiny_model, ksho
 
 @pytest.mark.parametrize("algo", ["zo", "gd"])
 def test_resume_gives_the_uninterrupted_trajectory(tiny_model, kshot, tmp_path, algo):
-    flags = ["--algo", algo, "--eval-steps", "5", "--trace-every", "5", "--trace-samples", "2",
-             "--lr", "1e-3", "--batch-size", "6"]
+    flags = ["--algo", algo, "--eval-steps", "5", "--test-every", "5", "--trace-every", "5",
+             "--trace-samples", "2", "--lr", "1e-3", "--batch-size", "6"]
     whole = run_cli(tiny_model, kshot, tmp_path / "whole", *flags, "--steps", "20")
     run_cli(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "10")
     resumed = run_cli(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "20", "--resume")
@@ -154,7 +154,8 @@ def test_bad_input_fails_with_one_line(tiny_model, kshot, tmp_path, capsys):
     assert exc.value.code == 1 and "missing" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         run_cli(tmp_path / "no-model", kshot, tmp_path / "o2", "--steps", "1")
-    assert exc.value.code == 1 and "could not load model" in capsys.readouterr().err
+    err = capsys.readouterr().err  # a path is not a hub name: no download advice
+    assert exc.value.code == 1 and "no such folder" in err and "download" not in err
 
 
 def test_divergence_stops_keeps_the_log_and_fails(tiny_model, kshot, tmp_path, capsys):
@@ -204,7 +205,7 @@ def test_chunks_sort_by_length_and_leave_the_loss_unchanged(net, tokenizer):
     sentences = ["a good film", "dull", "a b c d e f g h i j k l", "good", "x y z", "It was a b"]
     enc = prompts.encode([data.Example(t, i % 2) for i, t in enumerate(sentences)], "SST-2",
                          tokenizer)
-    batches = train.chunks(enc, 2, tokenizer.pad_token_id, "cpu")
+    batches = prompts.chunks(enc, 2, tokenizer.pad_token_id, "cpu")
     widths = [b["input_ids"].shape[1] for b in batches]
     assert widths == sorted(widths) and widths[0] < widths[-1]
     assert [int(b["attention_mask"].sum(1).max()) for b in batches] == widths

@@ -119,11 +119,11 @@ def test_negative_trace_estimates_stay_visible_with_their_error(runs, tmp_path, 
     assert band.min() == pytest.approx(-70.0) and band.max() == pytest.approx(240.0)
     title = fig.get_suptitle()
     n = read_json(folder / "zo" / "result.json")["config"]["n_params"]
-    assert title.startswith("Figure 3") and "tiny-roberta" in title
+    assert title.startswith("Figure 3") and "tiny-random" in title
     assert f"{n / 1e6:.1f}M parameters" in title
     drawn.clear()
     plot.main(["--runs", str(folder), "--out", str(tmp_path / "r.png"), "--title", "demo"])
-    assert drawn[0].get_suptitle().startswith("demo\ntiny-roberta")
+    assert drawn[0].get_suptitle().startswith("demo\ntiny-random")
 
 
 @pytest.mark.parametrize("content, message", [

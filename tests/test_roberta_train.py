@@ -4,6 +4,7 @@ one-line errors, --model tiny-random, and data parallel under torchrun (2 CPU pr
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from flatzero.results import read_json  # noqa: E402
-from roberta import distributed, model, prompts, tiny_random, train, zo  # noqa: E402
+from roberta import distributed, gd, model, prompts, tiny_random, train, zo  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")
@@ -68,7 +69,7 @@ def test_gd_step_skips_parameters_without_gradient(tiny_model, kshot):
     unused = torch.nn.Parameter(torch.ones(3))
     net.register_parameter("unused", unused)
     enc = prompts.encode([train.data.Example("a good film", 1)], "SST-2", tok)
-    loss = train.gd_step(net, zo.trainable(net), [prompts.collate(enc, tok.pad_token_id)], 0.1,
+    loss = gd.gd_step(net, zo.trainable(net), [prompts.collate(enc, tok.pad_token_id)], 0.1,
                          1.0)
     assert loss > 0 and torch.equal(unused.detach(), torch.ones(3))
 
@@ -77,14 +78,14 @@ def test_mini_batches_keep_the_last_partial_batch(tiny_model, kshot, tmp_path, m
     """PyTorch's DataLoader (drop_last=False), as in the paper's trainer: 16 rows in batches of
     6 give 6, 6, 4 per epoch, each epoch a fresh permutation covering every row once."""
     sizes = []
-    original = train.Run.next_batch
+    original = train.Trainer.next_batch
 
     def spy(self, state):
         batch = original(self, state)
-        sizes.append(train.rows(batch))
+        sizes.append(model.rows(batch))
         return batch
 
-    monkeypatch.setattr(train.Run, "next_batch", spy)
+    monkeypatch.setattr(train.Trainer, "next_batch", spy)
     run_cli(tiny_model, kshot, tmp_path / "mb", "--batch-size", "6", "--steps", "6",
             "--eval-steps", "6", "--trace-every", "0")
     assert sizes == [6, 6, 4, 6, 6, 4]
@@ -97,11 +98,17 @@ def test_default_folder_names_every_setting_that_changes_numbers():
     assert train.default_out(paper).name == "SST-2-k32-zo-seed42"
     assert train.default_out(train.Config(algo="gd", lr=5e-5)).name == "SST-2-k32-gd-seed42"
     smoke = train.Config(steps=500, batch_size=64, lr=1e-4, model="/x/tiny-random")
-    assert train.default_out(smoke).name == "SST-2-k32-zo-seed42_tiny-random_lr0.0001_steps500_bs64"
+    assert train.default_out(smoke).name == "SST-2-k32-zo-seed42_tiny-random_lr0.0001_bs64"
     names = {train.default_out(train.Config(**{key: value})).name for key, value in
              [("chunk_size", 8), ("dtype", "bf16"), ("tie_emb", True), ("trace_delta", 1e-3),
-              ("eval_steps", 10), ("max_length", 64), ("trace_every", 100)]}
+              ("max_length", 64), ("trace_every", 100), ("trace_dtype", "float32")]}
     assert len(names) == 7 and train.default_out(paper).name not in names
+    # --steps, --eval-steps and --test-every may change on --resume: they name no folder
+    for key, value in [("steps", 40), ("eval_steps", 10), ("test_every", 7)]:
+        assert train.default_out(train.Config(**{key: value})) == train.default_out(paper)
+    # a setting that does not apply to the algorithm names nothing
+    assert train.default_out(train.Config(algo="gd", lr=5e-5, eps=1e-2)).name == \
+        "SST-2-k32-gd-seed42"
 
 
 def test_a_finished_run_is_never_replaced_silently(tiny_model, kshot, tmp_path, capsys):
@@ -131,39 +138,22 @@ def test_resume_refuses_settings_that_change_numbers(tiny_model, kshot, tmp_path
             "--steps", "6")  # more steps: allowed
 
 
-def test_a_live_lock_refuses_a_second_run_and_a_stale_one_is_taken(tiny_model, kshot, tmp_path,
-                                                                   capsys):
-    out = tmp_path / "locked"
-    out.mkdir()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (out / ".lock").write_text(json.dumps({"host": os.uname().nodename, "pid": sleeper.pid}))
-        with pytest.raises(SystemExit):
-            run_cli(tiny_model, kshot, out, *SMALL)
-        assert f"pid {sleeper.pid}" in capsys.readouterr().err
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    assert run_cli(tiny_model, kshot, out, *SMALL)["status"] == "finished"  # the owner is gone
-    assert not (out / ".lock").exists()
-
-
 def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tmp_path,
                                                            monkeypatch):
     flags = ("--steps", "10", "--eval-steps", "5", "--trace-every", "2", "--trace-samples", "2",
              "--lr", "1e-3")
     whole = run_cli(tiny_model, kshot, tmp_path / "whole", *flags)
-    original = train.Run.zo_step
+    original = train.Trainer.step
 
     def crash(self, state, batch):
         if state.step == 8:  # records at 6 and 8 exist beyond the checkpoint of step 5
             raise RuntimeError("killed")
         return original(self, state, batch)
 
-    monkeypatch.setattr(train.Run, "zo_step", crash)
+    monkeypatch.setattr(train.Trainer, "step", crash)
     with pytest.raises(RuntimeError):
         run_cli(tiny_model, kshot, tmp_path / "crash", *flags)
-    monkeypatch.setattr(train.Run, "zo_step", original)
+    monkeypatch.setattr(train.Trainer, "step", original)
     resumed = run_cli(tiny_model, kshot, tmp_path / "crash", *flags, "--resume")
     assert numbers(resumed) == numbers(whole)
 
@@ -178,8 +168,12 @@ def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tm
     (["--max-grad-norm", "nan"], "max-grad-norm"),
     (["--max-grad-norm", "-1"], "max-grad-norm"),
     (["--max-grad-norm", "0"], "max-grad-norm"),
-    (["--trace-delta", "1e-200"], "overflows"),
-    (["--seed", str(2**32)], "at most"),
+    (["--trace-delta", "1e-200"], "at least 1e-08"),
+    (["--trace-delta", "1e-150"], "θ ± δu is θ"),
+    (["--eps", "1e-30"], "machine epsilon"),
+    (["--trace-samples", "1"], "standard error"),
+    (["--max-length", "3"], "leaves no room"),
+    (["--seed", str(2**32)], "0..4294967294"),
     (["--seed", "-3"], "seed"),
     (["--resume", "--overwrite"], "exclude"),
     (["--device", "foo"], "not a device"),
@@ -201,14 +195,16 @@ def test_cuda_without_cuda_is_one_line(tiny_model, kshot, tmp_path, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
-def test_out_problems_are_found_before_any_work(tiny_model, kshot, tmp_path, capsys):
+def test_out_problems_are_found_before_any_work(tiny_model, kshot, tmp_path, capsys,
+                                                monkeypatch):
+    monkeypatch.setattr(model, "load_model", lambda *a, **k: pytest.fail("loaded the model"))
     (tmp_path / "file").write_text("x")
-    with pytest.raises(SystemExit):
-        run_cli(tiny_model, kshot, tmp_path / "file", *SMALL)
-    assert "is a file" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        run_cli(tiny_model, kshot, tmp_path / "file" / "sub", *SMALL)
-    assert "cannot create" in capsys.readouterr().err or "not a folder" in capsys.readouterr().err
+    for out in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(SystemExit) as exc:
+            run_cli(tiny_model, kshot, out, *SMALL)
+        err = capsys.readouterr().err
+        assert exc.value.code == 1 and "is a file, not a folder" in err
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_truncated_checkpoint_says_what_to_do(tiny_model, kshot, tmp_path, capsys):
@@ -232,7 +228,7 @@ def test_hub_name_offline_fails_in_seconds_naming_tiny_random(kshot, tmp_path, c
                                                               monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-cache"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(train, "hub_reachable", lambda timeout_s=3.0: False)
+    monkeypatch.setattr(model, "hub_reachable", lambda timeout_s=3.0: False)
     start = time.perf_counter()
     with pytest.raises(SystemExit) as exc:
         train.main(["--model", "roberta-large", "--data-dir", str(kshot), "--k", "8", "--seed",
@@ -246,8 +242,8 @@ def test_hub_reachable_gives_up_quickly(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(train.socket, "create_connection", refuse)
-    assert train.hub_reachable() is False
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert model.hub_reachable() is False
 
 
 # --- tiny-random --------------------------------------------------------------------------------
@@ -299,8 +295,8 @@ def weights(folder):
     return load_file(str(folder / "checkpoint" / "model.safetensors"))
 
 
-DP = ("--eval-steps", "3", "--trace-every", "3", "--trace-samples", "2", "--lr", "1e-3",
-      "--chunk-size", "5", "--batch-size", "12")
+DP = ("--eval-steps", "3", "--test-every", "3", "--trace-every", "3", "--trace-samples", "2",
+      "--lr", "1e-3", "--chunk-size", "5", "--batch-size", "12")
 
 
 def test_zo_two_processes_bit_identical_to_one_and_resume(tiny_model, kshot, tmp_path):

@@ -2,12 +2,10 @@
 
 import contextlib
 import io
-import json
 import os
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("submitit")
 
-from flatzero.results import ResultError, read_json
+from flatzero.results import ResultError, read_json, write_json
 from roberta import sweep, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,66 +37,110 @@ def clean_env(monkeypatch, **env):
         monkeypatch.setenv(key, value)
 
 
-# --- the grid is the launchers' ------------------------------------------------------------------
+# --- the grid ----------------------------------------------------------------------------------
 
-def launcher_calls(script: str, tmp_path: Path, env: dict, extra: list[str]) -> list[list[str]]:
-    """train.py arguments of every call the launcher makes, recorded by a fake interpreter."""
-    record = tmp_path / f"{script}.jsonl"
-    fake = tmp_path / "fake-python"
-    fake.write_text(f"#!{sys.executable}\nimport json, sys\n"
-                    f"open({str(record)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
-    fake.chmod(0o755)
-    base = {k: v for k, v in os.environ.items() if k not in ENV_KEYS}
-    subprocess.run(["bash", str(LAUNCHERS / f"{script}.sh"), *extra], check=True,
-                   env={**base, **env, "PYTHON": str(fake)})
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
-    assert Path(calls[-1][0]).name == "plot.py"  # and then the figure
-    return [c[1:] for c in calls if Path(c[0]).name == "train.py"]
-
-
-def parsed(argv: list[str]) -> dict:
-    return vars(train.build_parser().parse_args(argv))
+def dry_run(capsys, *argv) -> list[tuple[str, str, int, dict]]:
+    """(state, run folder, steps, train.py's parsed settings) of each run a dry run lists."""
+    argv = list(argv)
+    argv.insert(argv.index("--") if "--" in argv else len(argv), "--dry-run")
+    assert sweep.main(argv) is None
+    out = capsys.readouterr().out.splitlines()
+    listed = []
+    for line, cmd in zip(out[1::2], out[2::2], strict=True):
+        state, name, steps = line.split()[0], line.split()[1], int(line.split("(")[1].split()[0])
+        argv = shlex.split(cmd)[2:]  # python roberta/train.py ...
+        cfg, opts = train.parse(argv)
+        assert opts.out.name == name == train.default_out(cfg).name
+        listed.append((state, name, steps, cfg))
+    return listed
 
 
-@pytest.mark.parametrize("figure, env", [
-    ("fig3", {}),
-    ("fig3", {"SEED": "13", "STEP": "7", "EVAL_STEP": "3", "MODEL": "m", "BS": "4", "LR": "0.1",
-              "EPS": "0.01"}),
-    ("fig6", {}),
-    ("fig6", {"SEEDS": "21  87", "TASK": "trec", "K": "8", "STEP": "5", "EPS": ""}),
-])
-def test_dry_run_grid_equals_the_launchers(figure, env, tmp_path, monkeypatch, capsys):
-    extra = ["--trace-every", "3", "--dtype", "bf16"]
-    expected = launcher_calls(figure, tmp_path, env, extra)
-    assert len(expected) == {"fig3": 8, "fig6": 10}[figure] - (6 if "SEEDS" in env else 0)
-    clean_env(monkeypatch, **env)
-    runs = tmp_path / "runs"
-    assert sweep.main([figure, "--dry-run", "--runs", str(runs), "--", *extra]) is None
-    commands = [shlex.split(line) for line in capsys.readouterr().out.splitlines()
-                if "train.py" in line]
-    got = [c[[Path(a).name for a in c].index("train.py") + 1:] for c in commands]
-    assert len(got) == len(expected)
-    # Compared as parsed by train.py: the sweep writes train.py's defaults as Python prints
-    # them (1e-05 where flat-zo.sh says 1e-5).
-    for argv, launcher in zip(got, expected, strict=True):
-        ours = train.build_parser().parse_args(argv)
-        # the launcher's folder (train.py's default) moved under --runs, and nothing else
-        assert ours.out == runs / train.default_out(train.config_from_args(ours)).name
-        assert parsed(launcher) == {**vars(ours), "out": None}
-    assert not runs.exists()  # a dry run writes nothing
-
-
-def test_default_folders_are_the_launchers_and_the_grid_must_not_collide(monkeypatch, capsys):
+def test_fig3_is_the_published_figure_k256_at_half_the_steps(capsys, monkeypatch, tmp_path):
     clean_env(monkeypatch)
-    runs = sweep.plan("fig6", os.environ, [], None, 1)
-    for run in runs:
-        cfg = train.config_from_args(train.build_parser().parse_args(run.job.argv))
-        assert run.job.out == train.default_out(cfg)
+    listed = dry_run(capsys, "fig3", "--runs", str(tmp_path / "runs"))
+    assert [(c.task, c.k, c.algo, c.seed) for *_, c in listed] == [
+        (t, k, a, 42) for t, k in (("SST-2", 32), ("SST-2", 256), ("sst-5", 32), ("trec", 32))
+        for a in ("zo", "gd")]
+    assert {(c.k, steps) for _, _, steps, c in listed} == {(32, 100_000), (256, 50_000)}
+    assert all(c == train.Config(task=c.task, k=c.k, algo=c.algo, steps=c.steps)
+               for *_, c in listed)  # train.py's defaults otherwise: lr, ε, test every 100
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
+
+
+def test_env_overrides_and_extra_flags_reach_every_run(capsys, monkeypatch, tmp_path):
+    clean_env(monkeypatch, SEEDS="21  87", STEP="5", EVAL_STEP="3", MODEL="m", BS="4",
+              LR="0.1", EPS="")
+    listed = dry_run(capsys, "fig6", "--runs", str(tmp_path), "--", "--dtype", "bf16")
+    assert [(c.seed, c.algo) for *_, c in listed] == [(21, "zo"), (21, "gd"), (87, "zo"),
+                                                      (87, "gd")]
+    for *_, c in listed:
+        assert (c.steps, c.eval_steps, c.model, c.batch_size, c.lr, c.eps, c.dtype) == (
+            5, 3, "m", 4, 0.1, 2e-3, "bf16")  # EPS empty: unset, as ${EPS:-2e-3}
+    clean_env(monkeypatch, STEP="7", EPS="0.01")
+    for *_, c in dry_run(capsys, "fig3", "--runs", str(tmp_path)):
+        assert c.steps == 7 and c.eps == (0.01 if c.algo == "zo" else 2e-3)  # K = 256 too
+
+
+def test_the_launchers_hand_over_to_the_sweep(tmp_path):
+    """fig3.sh / fig6.sh: sweep.py with a local executor and the caller's arguments."""
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path}/args\n")
+    fake.chmod(0o755)
+    for figure in ("fig3", "fig6"):
+        subprocess.run(["bash", str(LAUNCHERS / f"{figure}.sh"), "--dry-run", "--", "--quiet"],
+                       check=True, env={**os.environ, "PYTHON": str(fake)})
+        args = (tmp_path / "args").read_text().split()
+        assert Path(args[0]).name == "sweep.py"
+        assert args[1:] == [figure, "--executor", "local", "--dry-run", "--", "--quiet"]
+
+
+def test_default_folders_are_train_py_s_and_the_grid_must_not_collide(monkeypatch, capsys):
+    clean_env(monkeypatch)
+    for run in sweep.plan("fig6", os.environ, [], None, 1):
+        assert run.job.out == train.default_out(train.parse(run.job.argv)[0])
     with pytest.raises(SystemExit):
         sweep.plan("fig6", os.environ, ["--seed", "1"], None, 1)
     assert "share the folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         sweep.plan("fig3", os.environ, ["--resume"], None, 1)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fig6", "--slurm-param", "time=10"], "time is set by the sweep itself: use --time"),
+    (["fig6", "--slurm-param", "gpus-per-node=2"], "use --gpus-per-job"),
+    (["fig6", "--runs", "README.md"], "is a file, not a folder"),
+    (["fig6", "--png", "README.md"], "give a file ending in .png"),
+    (["fig6", "--gpus-per-job", "4"], "pass --chunk-size 16 or less"),
+])
+def test_bad_sweeps_fail_in_one_line_before_any_work(argv, message, monkeypatch, capsys):
+    clean_env(monkeypatch)
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        sweep.main(argv)
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_run_states_and_a_bad_result_file(tmp_path, monkeypatch, capsys):
+    """A run stopped before its first checkpoint is started again (restart, not new); a
+    truncated result.json is named in one line; a trace without standard error prints."""
+    clean_env(monkeypatch, SEEDS="13")
+    runs = tmp_path / "runs"
+    zo, gd = (runs / f"SST-2-k32-{a}-seed13" for a in ("zo", "gd"))
+    zo.mkdir(parents=True)
+    write_json(zo / "result.json", {"config": {"steps": 100_000, "wall_time_s": 1.0},
+                                    "status": "running", "log": [
+        {"step": 0, "train_loss": 0.7, "trace": 3.0, "trace_stderr": None}]})
+    plan = sweep.plan("fig6", os.environ, [], runs, 1)
+    assert [r.state for r in plan] == ["restart", "new"]
+    assert "--overwrite" in plan[0].job.command()
+    assert "| 3 " in sweep.table(plan) and "not started" in sweep.table(plan)
+    gd.mkdir()
+    (gd / "result.json").write_text('{"config": ')
+    with pytest.raises(SystemExit):
+        sweep.plan("fig6", os.environ, [], runs, 1)
+    err = capsys.readouterr().err
+    assert "result.json is not a train.py result" in err and len(err.splitlines()) == 1
 
 
 # --- local jobs: run, plot, requeue, resume, skip -------------------------------------------------
@@ -237,14 +279,17 @@ def test_two_job_sweep_runs_prints_the_table_and_plots(swept):
         assert rows[out_dir.name] == [
             "finished", f"{STEPS}/{STEPS}", f"{log[-1]['train_loss']:.4f}",
             f"{trace['trace']:.4g} ± {trace['trace_stderr']:.2g}", f"{log[-1]['test_acc']:.4f}",
-            f"{res['config']['wall_time_s'] / 3600:.3g}"]
+            sweep.data_tag(res["config"]), f"{res['config']['wall_time_s'] / 3600:.3g}"]
 
 
 def test_preempted_job_requeues_itself_and_continues(swept, uninterrupted):
     assert f"preempt {swept.outs['zo'].name}" in swept.sent
     assert f"{swept.outs['zo'].name}: done" in swept.first[1]  # the same job, requeued, finished
     log = job_log(swept.runs, swept.outs["zo"])
-    assert "Requeued" in log and log.count("train.py") == 2 and log.count("--resume") == 1
+    commands = [line for line in log.splitlines() if "train.py" in line]
+    assert "Requeued" in log and len(commands) == 2 and "--resume" in commands[1]
+    # train.py checkpointed where SIGTERM found it, not only at its last --eval-steps
+    assert "stopped by SIGTERM at step" in log
     assert numbers(read_json(swept.outs["zo"] / "result.json")) == numbers(uninterrupted["zo"])
 
 
@@ -281,7 +326,8 @@ def test_slurm_submits_one_array_with_the_requested_resources(tmp_path, monkeypa
         "fig6", "--executor", "slurm", "--partition", "gpu", "--gpus-per-job", "2", "--time",
         "90", "--array-parallelism", "3", "--slurm-param", "account=abc", "--slurm-param",
         "cpus-per-task=8"])
-    runs = sweep.plan("fig6", os.environ, [], tmp_path / "runs", args.gpus_per_job)
+    runs = sweep.plan("fig6", os.environ, ["--chunk-size", "32"], tmp_path / "runs",
+                      args.gpus_per_job)
     jobs = sweep.submit_slurm(sweep.slurm_executor(args, tmp_path / "logs"), runs)
     assert [j.job_id for j in jobs] == [f"4242_{i}" for i in range(4)]
     script = (tmp_path / "submitted.sh").read_text()

@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 
 from torch.nn import functional as F  # noqa: E402
 
-from roberta import data, model, prompts, trace, train, zo  # noqa: E402
+from roberta import data, gd, model, prompts, trace, train, zo  # noqa: E402
 
 # --- the estimators on a known Hessian ---------------------------------------------------------
 
@@ -62,11 +62,11 @@ def trained(tiny_model, kshot):
     rows = prompts.encode(data.read_split("SST-2", kshot / "SST-2" / "8-13", "train"), "SST-2",
                           tok)
     net = model.load(str(tiny_model), prompts.label_word_ids("SST-2", tok))
-    chunks = train.chunks(rows, 8, tok.pad_token_id, "cpu")
+    chunks = prompts.chunks(rows, 8, tok.pad_token_id, "cpu")
     with torch.random.fork_rng():
         torch.manual_seed(0)  # dropout
         for _ in range(40):
-            train.gd_step(net, zo.trainable(net), chunks, 3e-2, 1.0)
+            gd.gd_step(net, zo.trainable(net), chunks, 3e-2, 1.0)
     other = [prompts.collate(rows[::-1][i:i + 6], tok.pad_token_id) for i in range(0, 16, 6)]
     return net, chunks, other
 
@@ -162,15 +162,17 @@ def test_zo_estimate_agrees_with_float64_hessian_vector_products(trained, estima
     assert zo_se < 0.1 * abs(zo_mean) and hvp_se < 0.1 * abs(hvp_mean)  # Tr H may be < 0
 
 
-def test_chunk_losses_are_the_partial_sums_of_mean_loss(trained):
+def test_mean_loss_adds_float64_chunk_sums_in_chunk_order(trained):
     net, chunks, other = trained
-    parts = model.chunk_losses(net, chunks)
-    assert len(parts) == len(chunks) and all(isinstance(x, float) for x in parts)
-    assert model.mean_loss(net, chunks) == sum(parts) / 16  # bit for bit, in chunk order
-    assert sum(parts) / 16 == pytest.approx(naive_loss(net, other), rel=1e-6)
+    with torch.no_grad():
+        parts = [float(model.batch_loss(net, b).double()) for b in chunks]
+    total = 0.0
+    for x in parts:
+        total += x
+    assert model.mean_loss(net, chunks) == total / 16  # bit for bit, in chunk order
+    assert total / 16 == pytest.approx(naive_loss(net, other), rel=1e-6)
     with model.float64(net):
-        assert sum(model.chunk_losses(net, chunks)) / 16 == pytest.approx(naive_loss(net, other),
-                                                                          rel=1e-13)
+        assert model.mean_loss(net, chunks) == pytest.approx(naive_loss(net, other), rel=1e-13)
 
 
 def test_float64_restores_dtype_and_autocast_on_error(trained):

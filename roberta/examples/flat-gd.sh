@@ -1,23 +1,12 @@
 #!/usr/bin/env bash
-# First-order SGD prompt fine-tuning with Hessian-trace tracking (the paper's
-# flat-gd.sh).
+# First-order SGD prompt fine-tuning with Hessian-trace tracking (the paper's flat-gd.sh):
+# SST-2, K = 32, seed 42, lr 5e-5, 100,000 full-batch steps unless overridden.
 # Env overrides: TASK, K, SEED, BS, LR, STEP, EVAL_STEP, MODEL; extra arguments go to train.py
-# (e.g. --resume, --wandb, --out DIR).
-# Batch: the paper's text says full batch, its launchers say BS=64. BS=0 (default) is the full
-# k-shot train set; BS=64 reproduces the launchers' sampling: batches of 64 from a permutation
-# drawn every epoch, the last batch of an epoch holding the remaining rows. That is the full
-# batch for SST-2 K = 32 (64 rows) only; K = 256, sst-5 and trec get mini-batches.
+# (e.g. --resume, --wandb, --out DIR). BS=64 gives the launchers' mini-batches.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TASK=${TASK:-SST-2}
-K=${K:-32}
-SEED=${SEED:-42}
-BS=${BS:-0}
-LR=${LR:-5e-5}
-STEP=${STEP:-100000}
-EVAL_STEP=${EVAL_STEP:-1000}
-MODEL=${MODEL:-roberta-large}
-
-"${PYTHON:-python}" "$HERE/../train.py" --algo gd --task "$TASK" --k "$K" --seed "$SEED" \
-    --batch-size "$BS" --lr "$LR" --steps "$STEP" --eval-steps "$EVAL_STEP" \
-    --model "$MODEL" "$@"
+# shellcheck source=roberta/examples/env-flags.sh
+source "$HERE/env-flags.sh"
+FLAGS=(--algo gd)
+EPS='' env_flags
+exec "${PYTHON:-python}" "$HERE/../train.py" "${FLAGS[@]}" "$@"
