@@ -18,6 +18,7 @@ systems whose locks do not reach other hosts (docs/cluster.md).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -39,6 +40,15 @@ from roberta.data import KSHOT
 BEAT_S = 60.0    # heartbeat period
 STALE_S = 600.0  # a heartbeat this old from another host: its run is gone
 RUN_FILES = ("result.json", "train.log", "checkpoint", "checkpoint.old", "checkpoint.tmp")
+
+
+def seconds(text: str) -> float:
+    """argparse type of --dist-timeout: at least 10 s."""
+    value = positive_float(text)
+    if value < 10:
+        raise argparse.ArgumentTypeError(f"must be at least 10 (processes need that long to "
+                                         f"start and meet), got {text}")
+    return value
 
 
 class RunFolderError(Exception):
@@ -70,7 +80,7 @@ class Options:
     nondeterministic: bool = arg(False, "GD on CUDA: allow non-deterministic kernels (faster; a "
                                  "resumed run is then not bit-identical to an uninterrupted one)")
     dist_timeout: float = arg(600.0, "seconds a rank waits for the others (torchrun) before the "
-                              "job fails", type=positive_float)
+                              "job fails; at least 10", type=seconds)
     wandb: bool = arg(False, "also log to Weights & Biases")
     quiet: bool = arg(False, "no progress bar")
 

@@ -54,6 +54,51 @@ def test_untied_by_default_adds_vocab_times_hidden_parameters(tiny_model):
     assert not torch.equal(out.weight, inp.weight)
 
 
+def test_a_checkpoint_s_own_output_matrix_is_loaded_as_its_own_parameter(tiny_model, tmp_path):
+    """A checkpoint whose config says tied but whose file stores a decoder matrix unlike the
+    embeddings: the authors' untied model loads that matrix, and so must we (a plain tied load
+    would drop it for a copy of the embeddings)."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    mlm = AutoModelForMaskedLM.from_pretrained(tiny_model, tie_word_embeddings=False)
+    torch.manual_seed(3)
+    decoder = torch.randn_like(mlm.get_output_embeddings().weight)
+    with torch.no_grad():
+        mlm.get_output_embeddings().weight.copy_(decoder)
+    mlm.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "tie_word_embeddings": True}))
+    assert model.saved_tensor(str(tmp_path), model.DECODER) is not None
+    ids = prompts.label_word_ids("SST-2", AutoTokenizer.from_pretrained(tmp_path))
+    net = model.load(str(tmp_path), ids)
+    out, inp = net.mlm.get_output_embeddings().weight, net.mlm.get_input_embeddings().weight
+    assert out is not inp and torch.equal(out, decoder) and not torch.equal(out, inp)
+    # tiny-random is saved tied (one matrix): its output matrix is the embeddings, cloned
+    assert model.saved_tensor(str(tiny_model), model.DECODER) is None
+
+
+def test_deterministic_kernels_only_for_cuda(monkeypatch):
+    """GD's backward on CUDA may pick non-deterministic kernels; on a CPU nothing changes."""
+    assert not torch.are_deterministic_algorithms_enabled()
+    distributed.init("cpu", deterministic=True)
+    assert not torch.are_deterministic_algorithms_enabled()
+    monkeypatch.setattr(distributed, "resolve_device", lambda name: torch.device("cuda"))
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        distributed.init("cuda", deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def test_a_reduced_precision_forward_is_warned_about(tiny_model, kshot, tmp_path, capsys):
+    run_cli(tiny_model, kshot, tmp_path / "bf16", *SMALL, "--dtype", "bf16")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: --dtype bf16 rounds the forward")
+
+
 def test_config_records_the_parameterisation(tiny_model, kshot, tmp_path):
     untied = run_cli(tiny_model, kshot, tmp_path / "u", *SMALL)["config"]
     tied = run_cli(tiny_model, kshot, tmp_path / "t", *SMALL, "--tie-emb")["config"]
@@ -267,13 +312,17 @@ def test_tiny_random_is_deterministic_and_a_valid_prompt_model(tmp_path):
 
 # --- data parallel (torchrun, 2 CPU processes, gloo) -------------------------------------------
 
-def torchrun(tiny_model, kshot, out, *flags, nproc=2):
+def torchrun(tiny_model, kshot, out, *flags, nproc=2, ok=True):
+    """result.json of a run under torchrun; with ``ok=False``, the stderr of a failing one."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            f"--nproc_per_node={nproc}", str(REPO / "roberta" / "train.py"),
            "--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
            "--k", "8", "--seed", "13", "--device", "cpu", "--dist-timeout", "60", *flags]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    if not ok:
+        assert done.returncode != 0
+        return done.stderr
     assert done.returncode == 0, done.stderr[-2000:]
     return read_json(out / "result.json")
 
@@ -299,6 +348,7 @@ DP = ("--eval-steps", "3", "--test-every", "3", "--trace-every", "3", "--trace-s
       "--lr", "1e-3", "--chunk-size", "5", "--batch-size", "12")
 
 
+@pytest.mark.slow
 def test_zo_two_processes_bit_identical_to_one_and_resume(tiny_model, kshot, tmp_path):
     """16 rows in mini-batches of 12 cut into chunks of 5: ranks get unequal shares; a run
     stopped at step 3 and resumed under torchrun equals one uninterrupted process."""
@@ -313,6 +363,7 @@ def test_zo_two_processes_bit_identical_to_one_and_resume(tiny_model, kshot, tmp
 GD_TOLERANCE = 1e-5  # relative, train loss after 20 steps (README)
 
 
+@pytest.mark.slow
 def test_gd_two_processes_match_one_within_rounding(tiny_model, kshot, tmp_path):
     flags = ("--algo", "gd", "--steps", "20", "--eval-steps", "10", "--trace-every", "20",
              "--trace-estimator", "hutchinson", "--trace-samples", "2", "--lr", "0.05",
@@ -324,6 +375,42 @@ def test_gd_two_processes_match_one_within_rounding(tiny_model, kshot, tmp_path)
     assert one["log"][0]["trace"] == two["log"][0]["trace"]  # Hutchinson parts, chunk order
     assert first != one["log"][0]["train_loss"]  # it trained
     assert abs(first - last) <= GD_TOLERANCE * abs(first)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags, message", [
+    (("--chunk-size", "16"), "16 rows per step in chunks of 16 make 1 chunk(s) for 2 processes, "
+                             "so 1 would idle: pass --chunk-size 8 or less"),
+    (("--out", "FILE"), "is a file, not a folder"),
+])
+def test_torchrun_errors_are_one_line_from_rank_0(tiny_model, kshot, tmp_path, flags, message):
+    """Every rank finds the problem before the model loads; only rank 0 says it (torchrun then
+    reports the failed job as it does)."""
+    (tmp_path / "FILE").write_text("x")
+    flags = [str(tmp_path / f) if f == "FILE" else f for f in flags]
+    err = torchrun(tiny_model, kshot, tmp_path / "r", *flags, ok=False)
+    ours = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(ours) == 1 and message in ours[0]
+    assert 'train.py", line' not in err  # no traceback through our code, on any rank
+
+
+@pytest.mark.slow
+def test_resume_on_another_number_of_processes_needs_allow_device_change(tiny_model, kshot,
+                                                                         tmp_path, capsys):
+    """GD rounds its all-reduced gradients by the number of processes: a run started on 2 and
+    resumed on 1 would be neither trajectory, so it is refused unless asked for, and then
+    recorded."""
+    flags = ("--algo", "gd", "--eval-steps", "2", "--trace-every", "0", "--lr", "1e-2",
+             "--chunk-size", "8")
+    torchrun(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "2")
+    with pytest.raises(SystemExit):
+        run_cli(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "4", "--resume")
+    err = capsys.readouterr().err
+    assert "world_size: 2 → 1" in err and "--allow-device-change" in err
+    moved = run_cli(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "4", "--resume",
+                    "--allow-device-change")
+    assert moved["config"]["machine_changes"] == ["world_size: 2 → 1"]
+    assert moved["config"]["world_size"] == 1 and moved["log"][-1]["step"] == 4
 
 
 def test_world_ordered_sum_is_the_single_process_sum():
@@ -340,6 +427,7 @@ def test_world_ordered_sum_is_the_single_process_sum():
 
 # --- the CPU demo ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cpu_demo_runs_end_to_end_and_a_smoke_run_keeps_assets(tmp_path):
     """roberta/examples/cpu-demo.sh with 2 steps: both runs finish, the figure is drawn beside
     them, and assets/roberta-cpu-demo.png (the default demo's) is left alone."""

@@ -12,6 +12,7 @@ pytest.importorskip("transformers")
 
 from torch.nn import functional as F  # noqa: E402
 
+from flatzero.results import read_json  # noqa: E402
 from roberta import data, gd, model, prompts, trace, train, zo  # noqa: E402
 
 # --- the estimators on a known Hessian ---------------------------------------------------------
@@ -206,3 +207,45 @@ def test_the_run_estimates_in_float64(tiny_model, kshot, tmp_path, monkeypatch):
                 "--quiet", "--k", "8", "--seed", "13", "--device", "cpu", "--steps", "1",
                 "--eval-steps", "1", "--trace-every", "1", "--trace-samples", "2"])
     assert seen == [({torch.float64}, None)] * 2
+
+
+# --- where FP64 is slow: a float32 estimate with its rounding floor ---------------------------
+
+@pytest.mark.parametrize("capability, chosen", [((9, 0), "float64"), ((8, 0), "float64"),
+                                                ((8, 9), "float32"), ((8, 6), "float32"),
+                                                ((7, 5), "float32")])
+def test_auto_trace_dtype_follows_the_fp64_rate(capability, chosen, monkeypatch):
+    """H100/A100 run FP64 at half the FP32 rate; L40S (8.9), A40 (8.6) and T4 (7.5) at 1/32–1/64."""
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert trace.resolve_dtype("auto", torch.device("cuda")) == chosen
+    assert trace.resolve_dtype("float64", torch.device("cuda")) == "float64"
+    assert trace.resolve_dtype("auto", torch.device("cpu")) == "float64"
+
+
+def test_a_float32_estimate_reports_its_rounding_floor(trained):
+    """The float32 estimate is the plain float32 antithetic mean; its standard error carries
+    4·2⁻²⁴·|f(θ)|/δ² on top of the sampling error, which averaging cannot remove."""
+    net, chunks, _ = trained
+    params = zo.trainable(net)
+    est, se = trace.estimate(net, params, chunks, "zo", 10, DELTA, "float32",
+                             np.random.RandomState(5))
+    f0 = model.mean_loss(net, chunks)
+    samples = trace.zo_samples(params, lambda: model.mean_loss(net, chunks), 10, DELTA,
+                               np.random.RandomState(5), f0)
+    floor = 4 * 2.0**-24 * f0 / DELTA**2
+    assert est == pytest.approx(np.mean(samples), rel=1e-12)
+    assert se == pytest.approx(np.std(samples, ddof=1) / math.sqrt(10) + floor, rel=1e-12)
+    assert floor > 1  # a float32 sample's rounding is not negligible at δ = 1e-4
+
+
+def test_a_run_records_the_trace_precision(tiny_model, kshot, tmp_path):
+    argv = ["--model", str(tiny_model), "--data-dir", str(kshot), "--quiet", "--k", "8",
+            "--seed", "13", "--device", "cpu", "--steps", "1", "--trace-every", "1",
+            "--trace-samples", "2"]
+    for dtype in ("float32", "auto"):
+        out = tmp_path / dtype
+        res = train.main([*argv, "--out", str(out), "--trace-dtype", dtype])
+        expected = "float64" if dtype == "auto" else dtype  # auto on a CPU: float64
+        assert read_json(res)["config"]["trace_dtype"] == expected
+        header = (out / "train.log").read_text().splitlines()[0]
+        assert header.startswith("#") and header.endswith(f"trace estimate in {expected}")
