@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flatzero.cli import Parser, fail, positive_int
+from flatzero import cli
+from flatzero.cli import MAX_SEED, Parser, fail, positive_int
 from flatzero.results import ResultError, read_json, write_json
 
 HERE = Path(__file__).resolve().parent
@@ -62,7 +63,6 @@ GENERATOR = 2
 BUILD = "build.json"
 STSA = ("stsa.fine.train", "stsa.fine.test")
 PTB_BRACKETS = (("-lrb-", "("), ("-rrb-", ")"))
-MAX_SEED = 2**32 - 1  # numpy's legacy RandomState
 PREPARE = "run `bash roberta/data/prepare_datasets.sh`"
 
 
@@ -485,14 +485,6 @@ def load_task(task: str, k: int, seed: int, root: Path = KSHOT) -> dict[str, lis
     return {split: read_split(task, folder, split) for split in splits}
 
 
-def split_seed(text: str) -> int:
-    """argparse type: a seed numpy's RandomState accepts."""
-    value = int(text)
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_SEED}, got {text}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> list[Path]:
     p = Parser(prog="data.py", description="Generate LM-BFF k-shot splits (default: the "
                "paper's, in MeZO's k-shot-1k-test mode).")
@@ -500,7 +492,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     p.add_argument("--k", type=positive_int, nargs="+", default=argparse.SUPPRESS,
                    help="K per label (default: the paper's: SST-2 32 256, sst-5 32, trec 32)")
     p.add_argument("--task", nargs="+", choices=TASKS, default=list(TASKS), help="tasks")
-    p.add_argument("--seed", type=split_seed, nargs="+", default=list(SEEDS),
+    p.add_argument("--seed", type=cli.seed, nargs="+", default=list(SEEDS),
                    help="split seeds")
     p.add_argument("--mode", choices=MODES, default=MODES[0],
                    help="k-shot-1k-test (MeZO's addition: test subsampled to 1000 rows, what "

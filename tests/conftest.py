@@ -12,7 +12,25 @@ import pytest
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-ORIGINAL = Path(__file__).resolve().parents[1] / "roberta" / "data" / "original"
+REPO = Path(__file__).resolve().parents[1]
+ORIGINAL = REPO / "roberta" / "data" / "original"
+TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")  # what differs between identical runs
+
+
+def numbers(result: dict) -> list[dict]:
+    """A roberta result's log without its timing fields: what must repeat bit for bit."""
+    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in result["log"]]
+
+
+def run_train(tiny_model: Path, kshot: Path, out: Path, *flags: str) -> dict:
+    """roberta/train.py in this process, on the tiny model and the K = 8, seed 13 splits of
+    ``kshot``, on the CPU: its result.json."""
+    from flatzero.results import read_json
+    from roberta import train
+
+    return read_json(train.main(["--model", str(tiny_model), "--data-dir", str(kshot), "--out",
+                                 str(out), "--quiet", "--k", "8", "--seed", "13", "--device",
+                                 "cpu", *flags]))
 
 
 @pytest.fixture(scope="session")

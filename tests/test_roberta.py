@@ -10,6 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from conftest import numbers, run_train  # noqa: E402
+
 from flatzero.results import read_json  # noqa: E402
 from roberta import data, model, prompts, train, zo  # noqa: E402
 
@@ -93,21 +95,8 @@ def test_zo_step_equals_two_point_formula(net, tokenizer):
 
 # --- the training CLI -------------------------------------------------------------------------
 
-def run_cli(tiny_model, kshot, out, *flags):
-    argv = ["--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
-            "--k", "8", "--seed", "13", "--device", "cpu", *flags]
-    return read_json(train.main(argv))
-
-
-TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")
-
-
-def numbers(result):
-    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in result["log"]]
-
-
 def test_smoke_zo_and_gd(tiny_model, kshot, tmp_path):
-    zo_run = run_cli(tiny_model, kshot, tmp_path / "zo", "--algo", "zo", "--steps", "20",
+    zo_run = run_train(tiny_model, kshot, tmp_path / "zo", "--algo", "zo", "--steps", "20",
                      "--eval-steps", "10", "--trace-every", "5", "--trace-samples", "3",
                      "--lr", "1e-3", "--eps", "1e-2")
     assert [r["step"] for r in zo_run["log"]] == [0, 5, 10, 15, 20]
@@ -117,7 +106,7 @@ def test_smoke_zo_and_gd(tiny_model, kshot, tmp_path):
     assert 0 <= last["test_acc"] <= 1 and math.isfinite(last["trace"])
     assert zo_run["config"]["algo"] == "zo" and zo_run["config"]["n_train"] == 16
     assert (tmp_path / "zo" / "train.log").read_text().count("step=") == 5
-    gd_run = run_cli(tiny_model, kshot, tmp_path / "gd", "--algo", "gd", "--steps", "5",
+    gd_run = run_train(tiny_model, kshot, tmp_path / "gd", "--algo", "gd", "--steps", "5",
                      "--eval-steps", "5", "--trace-every", "5", "--trace-samples", "2",
                      "--task", "trec", "--trace-estimator", "hutchinson")
     assert gd_run["config"]["lr"] == 5e-5 and [r["step"] for r in gd_run["log"]] == [0, 5]
@@ -127,10 +116,10 @@ def test_smoke_zo_and_gd(tiny_model, kshot, tmp_path):
 def test_same_seed_same_json_and_trace_does_not_change_training(tiny_model, kshot, tmp_path):
     flags = ["--steps", "12", "--eval-steps", "4", "--lr", "1e-3", "--eps", "1e-2",
              "--trace-samples", "2"]
-    a = run_cli(tiny_model, kshot, tmp_path / "a", *flags, "--trace-every", "4")
-    b = run_cli(tiny_model, kshot, tmp_path / "b", *flags, "--trace-every", "4")
+    a = run_train(tiny_model, kshot, tmp_path / "a", *flags, "--trace-every", "4")
+    b = run_train(tiny_model, kshot, tmp_path / "b", *flags, "--trace-every", "4")
     assert numbers(a) == numbers(b)
-    off = run_cli(tiny_model, kshot, tmp_path / "off", *flags, "--trace-every", "0")
+    off = run_train(tiny_model, kshot, tmp_path / "off", *flags, "--trace-every", "0")
     assert [r["train_loss"] for r in off["log"]] == [r["train_loss"] for r in a["log"]]
     assert "trace" not in off["log"][1]
 
@@ -139,9 +128,9 @@ def test_same_seed_same_json_and_trace_does_not_change_training(tiny_model, ksho
 def test_resume_gives_the_uninterrupted_trajectory(tiny_model, kshot, tmp_path, algo):
     flags = ["--algo", algo, "--eval-steps", "5", "--test-every", "5", "--trace-every", "5",
              "--trace-samples", "2", "--lr", "1e-3", "--batch-size", "6"]
-    whole = run_cli(tiny_model, kshot, tmp_path / "whole", *flags, "--steps", "20")
-    run_cli(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "10")
-    resumed = run_cli(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "20", "--resume")
+    whole = run_train(tiny_model, kshot, tmp_path / "whole", *flags, "--steps", "20")
+    run_train(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "10")
+    resumed = run_train(tiny_model, kshot, tmp_path / "split", *flags, "--steps", "20", "--resume")
     assert numbers(resumed) == numbers(whole)
 
 
@@ -150,17 +139,17 @@ def test_bad_input_fails_with_one_line(tiny_model, kshot, tmp_path, capsys):
         train.main(["--task", "mnli"])
     assert exc.value.code == 2
     with pytest.raises(SystemExit) as exc:
-        run_cli(tiny_model, tmp_path / "nowhere", tmp_path / "o", "--steps", "1")
+        run_train(tiny_model, tmp_path / "nowhere", tmp_path / "o", "--steps", "1")
     assert exc.value.code == 1 and "missing" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        run_cli(tmp_path / "no-model", kshot, tmp_path / "o2", "--steps", "1")
+        run_train(tmp_path / "no-model", kshot, tmp_path / "o2", "--steps", "1")
     err = capsys.readouterr().err  # a path is not a hub name: no download advice
     assert exc.value.code == 1 and "no such folder" in err and "download" not in err
 
 
 def test_divergence_stops_keeps_the_log_and_fails(tiny_model, kshot, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        run_cli(tiny_model, kshot, tmp_path / "div", "--algo", "gd", "--lr", "1e30",
+        run_train(tiny_model, kshot, tmp_path / "div", "--algo", "gd", "--lr", "1e30",
                 "--max-grad-norm", "none", "--steps", "5", "--eval-steps", "5",
                 "--trace-every", "0")
     assert exc.value.code == 1 and "not finite" in capsys.readouterr().err

@@ -250,7 +250,7 @@ def test_k_larger_than_the_data_is_one_line_and_writes_nothing(originals, tmp_pa
 @pytest.mark.parametrize("seed", [-1, 2**32])
 def test_bad_seed_is_one_line_and_leaves_no_folder(originals, tmp_path, capsys, seed):
     out = tmp_path / "out"
-    with pytest.raises(data.DataError, match=r"seed must be an integer in 0\.\.4294967295"):
+    with pytest.raises(data.DataError, match=r"seed must be an integer in 0\.\.4294967294"):
         data.generate_kshot("trec", 8, seed, originals, out)
     with pytest.raises(data.DataError, match="seed must be"):
         data.load_task("trec", 8, seed, out)

@@ -16,26 +16,19 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from conftest import REPO, numbers, run_train  # noqa: E402
+
 from flatzero.results import read_json  # noqa: E402
 from roberta import data, runfolder, train  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")
 HOST = socket.gethostname()
-
-
-def numbers(result):
-    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in result["log"]]
+QUICK = ("--lr", "1e-3", "--trace-every", "0")
 
 
 def flags(tiny_model, kshot, out, *more):
+    """The command line of conftest.run_train, for a run in a process of its own."""
     return ["--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
-            "--k", "8", "--seed", "13", "--device", "cpu", "--lr", "1e-3", "--trace-every", "0",
-            *more]
-
-
-def run_cli(*argv):
-    return read_json(train.main(list(argv)))
+            "--k", "8", "--seed", "13", "--device", "cpu", *QUICK, *more]
 
 
 def spawn(*argv, env=None):
@@ -120,14 +113,14 @@ def test_a_live_owner_refuses_and_a_dead_one_is_taken_over(tiny_model, kshot, tm
         (out / ".owner.json").write_text(json.dumps({"host": HOST, "pid": sleeper.pid,
                                                      "heartbeat": time.time()}))
         with pytest.raises(SystemExit) as exc:
-            run_cli(*flags(tiny_model, kshot, out, "--steps", "2"))
+            run_train(tiny_model, kshot, out, *QUICK, "--steps", "2")
         err = capsys.readouterr().err
         assert exc.value.code == 1 and f"pid {sleeper.pid}" in err and "delete" in err
         assert not (out / "result.json").exists()
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert run_cli(*flags(tiny_model, kshot, out, "--steps", "2"))["status"] == "finished"
+    assert run_train(tiny_model, kshot, out, *QUICK, "--steps", "2")["status"] == "finished"
     assert not (out / ".owner.json").exists()
 
 
@@ -146,7 +139,7 @@ def test_one_slurm_job_id_is_not_an_owner(tiny_model, kshot, tmp_path, capsys, m
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setenv("SLURM_JOB_ID", "778")
         with pytest.raises(SystemExit):
-            run_cli(*flags(tiny_model, kshot, out, "--steps", "2"))
+            run_train(tiny_model, kshot, out, *QUICK, "--steps", "2")
         assert "in use by another run" in capsys.readouterr().err
     finally:
         holder.kill()
@@ -190,8 +183,8 @@ def test_a_signal_checkpoints_releases_and_the_rerun_continues(tiny_model, kshot
     state, _ = runfolder.read_checkpoint(out)
     assert state["step"] == stopped_at  # not the last --eval-steps: nothing to redo
     assert not (out / ".owner.json").exists()
-    resumed = run_cli(*flags(tiny_model, kshot, out, *more, "--resume"))
-    whole = run_cli(*flags(tiny_model, kshot, tmp_path / "whole", *more))
+    resumed = run_train(tiny_model, kshot, out, *QUICK, *more, "--resume")
+    whole = run_train(tiny_model, kshot, tmp_path / "whole", *QUICK, *more)
     assert numbers(resumed) == numbers(whole)
 
 
@@ -204,10 +197,10 @@ def test_resume_refuses_other_data(tiny_model, kshot, originals, tmp_path, capsy
     data.generate_kshot("sst-5", 8, 13, originals, other, mode="k-shot")
     out = tmp_path / "r"
     more = ("--task", "sst-5", "--eval-steps", "2")
-    first = run_cli(*flags(tiny_model, kshot, out, "--steps", "2", *more))
+    first = run_train(tiny_model, kshot, out, *QUICK, "--steps", "2", *more)
     assert set(first["config"]["data_sha256"]) == {"train.csv", "dev.csv", "test.csv"}
     with pytest.raises(SystemExit) as exc:
-        run_cli(*flags(tiny_model, other, out, "--steps", "4", "--resume", *more))
+        run_train(tiny_model, other, out, *QUICK, "--steps", "4", "--resume", *more)
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "data_sha256" in err and "test.csv" in err
     assert read_json(out / "result.json") == first
@@ -216,13 +209,13 @@ def test_resume_refuses_other_data(tiny_model, kshot, originals, tmp_path, capsy
 def test_resume_below_the_checkpoint_is_refused_and_steps_may_grow(tiny_model, kshot,
                                                                   tmp_path, capsys):
     out = tmp_path / "r"
-    run_cli(*flags(tiny_model, kshot, out, "--steps", "4", "--eval-steps", "2"))
+    run_train(tiny_model, kshot, out, *QUICK, "--steps", "4", "--eval-steps", "2")
     with pytest.raises(SystemExit):
-        run_cli(*flags(tiny_model, kshot, out, "--steps", "2", "--eval-steps", "2", "--resume"))
+        run_train(tiny_model, kshot, out, *QUICK, "--steps", "2", "--eval-steps", "2", "--resume")
     assert "at step 4 already" in capsys.readouterr().err
     assert read_json(out / "result.json")["status"] == "finished"
-    grown = run_cli(*flags(tiny_model, kshot, out, "--steps", "6", "--eval-steps", "2",
-                           "--resume"))
+    grown = run_train(tiny_model, kshot, out, *QUICK, "--steps", "6", "--eval-steps", "2",
+                           "--resume")
     assert grown["log"][-1]["step"] == 6 and grown["status"] == "finished"
 
 
@@ -232,8 +225,8 @@ def test_resume_with_the_default_folder_finds_a_shorter_run(tiny_model, kshot, t
     monkeypatch.setattr(train, "RUNS", tmp_path / "runs")
     base = flags(tiny_model, kshot, "x", "--eval-steps", "2")
     base = base[:base.index("--out")] + base[base.index("--out") + 2:]
-    run_cli(*base, "--steps", "2")
-    assert run_cli(*base, "--steps", "4", "--resume")["log"][-1]["step"] == 4
+    train.main([*base, "--steps", "2"])
+    assert read_json(train.main([*base, "--steps", "4", "--resume"]))["log"][-1]["step"] == 4
 
 
 def test_resume_changes():

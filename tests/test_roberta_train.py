@@ -8,29 +8,16 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from conftest import REPO, numbers, run_train  # noqa: E402
+
 from flatzero.results import read_json  # noqa: E402
 from roberta import distributed, gd, model, prompts, tiny_random, train, zo  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")
-
-
-def run_cli(tiny_model, kshot, out, *flags):
-    argv = ["--model", str(tiny_model), "--data-dir", str(kshot), "--out", str(out), "--quiet",
-            "--k", "8", "--seed", "13", "--device", "cpu", *flags]
-    return read_json(train.main(argv))
-
-
-def numbers(result):
-    return [{k: v for k, v in rec.items() if k not in TIMING} for rec in result["log"]]
-
 
 SMALL = ("--steps", "4", "--eval-steps", "2", "--trace-every", "0", "--lr", "1e-3")
 
@@ -94,14 +81,14 @@ def test_deterministic_kernels_only_for_cuda(monkeypatch):
 
 
 def test_a_reduced_precision_forward_is_warned_about(tiny_model, kshot, tmp_path, capsys):
-    run_cli(tiny_model, kshot, tmp_path / "bf16", *SMALL, "--dtype", "bf16")
+    run_train(tiny_model, kshot, tmp_path / "bf16", *SMALL, "--dtype", "bf16")
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: --dtype bf16 rounds the forward")
 
 
 def test_config_records_the_parameterisation(tiny_model, kshot, tmp_path):
-    untied = run_cli(tiny_model, kshot, tmp_path / "u", *SMALL)["config"]
-    tied = run_cli(tiny_model, kshot, tmp_path / "t", *SMALL, "--tie-emb")["config"]
+    untied = run_train(tiny_model, kshot, tmp_path / "u", *SMALL)["config"]
+    tied = run_train(tiny_model, kshot, tmp_path / "t", *SMALL, "--tie-emb")["config"]
     assert untied["tie_emb"] is False and tied["tie_emb"] is True
     assert untied["n_params"] > tied["n_params"] and untied["world_size"] == 1
 
@@ -131,7 +118,7 @@ def test_mini_batches_keep_the_last_partial_batch(tiny_model, kshot, tmp_path, m
         return batch
 
     monkeypatch.setattr(train.Trainer, "next_batch", spy)
-    run_cli(tiny_model, kshot, tmp_path / "mb", "--batch-size", "6", "--steps", "6",
+    run_train(tiny_model, kshot, tmp_path / "mb", "--batch-size", "6", "--steps", "6",
             "--eval-steps", "6", "--trace-every", "0")
     assert sizes == [6, 6, 4, 6, 6, 4]
 
@@ -157,10 +144,10 @@ def test_default_folder_names_every_setting_that_changes_numbers():
 
 
 def test_a_finished_run_is_never_replaced_silently(tiny_model, kshot, tmp_path, capsys):
-    first = run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    first = run_train(tiny_model, kshot, tmp_path / "r", *SMALL)
     assert first["status"] == "finished"
     with pytest.raises(SystemExit) as exc:
-        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+        run_train(tiny_model, kshot, tmp_path / "r", *SMALL)
     assert exc.value.code == 1 and "--overwrite" in capsys.readouterr().err
     assert read_json(tmp_path / "r" / "result.json") == first
     # Only checkpoint.old left (a crash between the renames): still a run.
@@ -168,18 +155,18 @@ def test_a_finished_run_is_never_replaced_silently(tiny_model, kshot, tmp_path, 
     (tmp_path / "r" / "checkpoint").rename(tmp_path / "r" / "checkpoint.old")
     (tmp_path / "r" / "result.json").unlink()
     with pytest.raises(SystemExit):
-        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
-    again = run_cli(tiny_model, kshot, tmp_path / "r", *SMALL, "--overwrite")
+        run_train(tiny_model, kshot, tmp_path / "r", *SMALL)
+    again = run_train(tiny_model, kshot, tmp_path / "r", *SMALL, "--overwrite")
     assert numbers(again) == numbers(first)
     assert (tmp_path / "r" / "train.log").read_text().count("step=") == 3
 
 
 def test_resume_refuses_settings_that_change_numbers(tiny_model, kshot, tmp_path, capsys):
-    run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    run_train(tiny_model, kshot, tmp_path / "r", *SMALL)
     with pytest.raises(SystemExit) as exc:
-        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL, "--resume", "--chunk-size", "4")
+        run_train(tiny_model, kshot, tmp_path / "r", *SMALL, "--resume", "--chunk-size", "4")
     assert exc.value.code == 1 and "chunk_size: 64 → 4" in capsys.readouterr().err
-    run_cli(tiny_model, kshot, tmp_path / "r", *SMALL[:-2], "--resume", "--lr", "1e-3",
+    run_train(tiny_model, kshot, tmp_path / "r", *SMALL[:-2], "--resume", "--lr", "1e-3",
             "--steps", "6")  # more steps: allowed
 
 
@@ -187,7 +174,7 @@ def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tm
                                                            monkeypatch):
     flags = ("--steps", "10", "--eval-steps", "5", "--trace-every", "2", "--trace-samples", "2",
              "--lr", "1e-3")
-    whole = run_cli(tiny_model, kshot, tmp_path / "whole", *flags)
+    whole = run_train(tiny_model, kshot, tmp_path / "whole", *flags)
     original = train.Trainer.step
 
     def crash(self, state, batch):
@@ -197,9 +184,9 @@ def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tm
 
     monkeypatch.setattr(train.Trainer, "step", crash)
     with pytest.raises(RuntimeError):
-        run_cli(tiny_model, kshot, tmp_path / "crash", *flags)
+        run_train(tiny_model, kshot, tmp_path / "crash", *flags)
     monkeypatch.setattr(train.Trainer, "step", original)
-    resumed = run_cli(tiny_model, kshot, tmp_path / "crash", *flags, "--resume")
+    resumed = run_train(tiny_model, kshot, tmp_path / "crash", *flags, "--resume")
     assert numbers(resumed) == numbers(whole)
 
     def steps(path):
@@ -226,7 +213,7 @@ def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tm
 ])
 def test_bad_flags_fail_with_one_line(tiny_model, kshot, tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as exc:
-        run_cli(tiny_model, kshot, tmp_path / "bad", *SMALL, *flags)  # the last --device wins
+        run_train(tiny_model, kshot, tmp_path / "bad", *SMALL, *flags)  # the last --device wins
     err = capsys.readouterr().err
     assert exc.value.code in (1, 2) and message in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and not (tmp_path / "bad" / "result.json").exists()
@@ -246,18 +233,18 @@ def test_out_problems_are_found_before_any_work(tiny_model, kshot, tmp_path, cap
     (tmp_path / "file").write_text("x")
     for out in (tmp_path / "file", tmp_path / "file" / "sub"):
         with pytest.raises(SystemExit) as exc:
-            run_cli(tiny_model, kshot, out, *SMALL)
+            run_train(tiny_model, kshot, out, *SMALL)
         err = capsys.readouterr().err
         assert exc.value.code == 1 and "is a file, not a folder" in err
         assert len(err.strip().splitlines()) == 1
 
 
 def test_truncated_checkpoint_says_what_to_do(tiny_model, kshot, tmp_path, capsys):
-    run_cli(tiny_model, kshot, tmp_path / "r", *SMALL)
+    run_train(tiny_model, kshot, tmp_path / "r", *SMALL)
     weights = tmp_path / "r" / "checkpoint" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(SystemExit) as exc:
-        run_cli(tiny_model, kshot, tmp_path / "r", *SMALL, "--resume", "--steps", "6")
+        run_train(tiny_model, kshot, tmp_path / "r", *SMALL, "--resume", "--steps", "6")
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "checkpoint.old" in err and "--overwrite" in err
     assert len(err.strip().splitlines()) == 1
@@ -265,7 +252,7 @@ def test_truncated_checkpoint_says_what_to_do(tiny_model, kshot, tmp_path, capsy
 
 def test_resume_without_checkpoint(tiny_model, kshot, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        run_cli(tiny_model, kshot, tmp_path / "none", *SMALL, "--resume")
+        run_train(tiny_model, kshot, tmp_path / "none", *SMALL, "--resume")
     assert "no checkpoint" in capsys.readouterr().err
 
 
@@ -283,12 +270,31 @@ def test_hub_name_offline_fails_in_seconds_naming_tiny_random(kshot, tmp_path, c
     assert time.perf_counter() - start < 20
 
 
-def test_hub_reachable_gives_up_quickly(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network unreachable")
+def test_hub_reachable_gives_up_after_its_timeout(monkeypatch):
+    """A silent hub: the connection waits for the timeout it is given (none: minutes), then
+    fails; a hub that refuses (a closed port) is unreachable at once."""
+    from huggingface_hub import constants
 
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    assert model.hub_reachable() is False
+    seen = []
+
+    def silent(address, timeout=None):
+        seen.append(timeout)
+        if timeout is None:
+            raise AssertionError("no timeout: a silent hub would hold the run for minutes")
+        time.sleep(timeout)
+        raise TimeoutError
+
+    with monkeypatch.context() as mp:
+        mp.setattr(socket, "create_connection", silent)
+        start = time.perf_counter()
+        assert model.hub_reachable(timeout_s=0.2) is False
+        assert seen == [0.2] and time.perf_counter() - start < 2
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    assert model.hub_reachable(timeout_s=2.0) is False
 
 
 # --- tiny-random --------------------------------------------------------------------------------
@@ -333,7 +339,7 @@ def one_thread_run(*args):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return run_cli(*args)
+        return run_train(*args)
     finally:
         torch.set_num_threads(threads)
 
@@ -404,10 +410,10 @@ def test_resume_on_another_number_of_processes_needs_allow_device_change(tiny_mo
              "--chunk-size", "8")
     torchrun(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "2")
     with pytest.raises(SystemExit):
-        run_cli(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "4", "--resume")
+        run_train(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "4", "--resume")
     err = capsys.readouterr().err
     assert "world_size: 2 → 1" in err and "--allow-device-change" in err
-    moved = run_cli(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "4", "--resume",
+    moved = run_train(tiny_model, kshot, tmp_path / "r", *flags, "--steps", "4", "--resume",
                     "--allow-device-change")
     assert moved["config"]["machine_changes"] == ["world_size: 2 → 1"]
     assert moved["config"]["world_size"] == 1 and moved["log"][-1]["step"] == 4

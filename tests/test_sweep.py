@@ -263,6 +263,7 @@ def job_log(runs: Path, out: Path) -> str:
     raise AssertionError(f"no job log mentions {out}")
 
 
+@pytest.mark.slow
 def test_two_job_sweep_runs_prints_the_table_and_plots(swept):
     code, out = swept.first
     assert "2 to run" in out and "new       SST-2-k8-zo-seed13" in out
@@ -282,6 +283,7 @@ def test_two_job_sweep_runs_prints_the_table_and_plots(swept):
             sweep.data_tag(res["config"]), f"{res['config']['wall_time_s'] / 3600:.3g}"]
 
 
+@pytest.mark.slow
 def test_preempted_job_requeues_itself_and_continues(swept, uninterrupted):
     assert f"preempt {swept.outs['zo'].name}" in swept.sent
     assert f"{swept.outs['zo'].name}: done" in swept.first[1]  # the same job, requeued, finished
@@ -293,6 +295,7 @@ def test_preempted_job_requeues_itself_and_continues(swept, uninterrupted):
     assert numbers(read_json(swept.outs["zo"] / "result.json")) == numbers(uninterrupted["zo"])
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_when_the_sweep_is_rerun(swept, uninterrupted):
     assert f"crash {swept.outs['gd'].name}" in swept.sent
     code, out = swept.first
@@ -303,6 +306,7 @@ def test_killed_run_resumes_when_the_sweep_is_rerun(swept, uninterrupted):
     assert numbers(read_json(swept.outs["gd"] / "result.json")) == numbers(uninterrupted["gd"])
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_runs(swept):
     code, out = swept.third
     assert code == 0 and "0 to run" in out and out.count("finished  SST-2-k8-") == 2

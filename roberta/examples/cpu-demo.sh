@@ -5,7 +5,10 @@
 # end, not the paper's result: the model is random and tiny.
 # Env overrides: STEP, EVAL_STEP, TRACE_EVERY, OUT; extra arguments go to every train.py call.
 # With any of them the figure goes to $OUT/cpu-demo.png; assets/ keeps the default demo's.
+# One torch thread: the tiny model's matrices are too small to share out, and a second thread
+# only contends (docs/roberta.md: the demo's time with 1 and 2 threads).
 set -euo pipefail
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ROBERTA=$ROOT/roberta
 PY=${PYTHON:-python}
@@ -17,6 +20,7 @@ OUT=${OUT:-$ROBERTA/runs/cpu-demo}
 # a few hundred steps move the loss.
 for algo in zo gd; do
     if [[ $algo == zo ]]; then lr=1e-3; else lr=1e-2; fi
+    echo "cpu-demo: ${algo^^}, $STEP steps on tiny-random (lr $lr) ..."
     "$PY" "$ROBERTA/train.py" --model tiny-random --task SST-2 --k 32 --seed 42 --algo "$algo" \
         --lr "$lr" --steps "$STEP" --eval-steps "$EVAL_STEP" --trace-every "$TRACE_EVERY" \
         --trace-samples 20 --device cpu --out "$OUT/SST-2-k32-$algo" --overwrite "$@"
