@@ -36,7 +36,8 @@ def assets(monkeypatch, tmp_path):
     figure)."""
     folder = tmp_path / "assets"
     monkeypatch.setattr(plot.plotting, "ASSETS", folder)
-    return folder
+    yield folder
+    plot.plt.close("all")  # the figures `drawn` kept open
 
 
 def copy_run(src, dst, edit):
@@ -96,7 +97,9 @@ def test_a_diverged_run_is_drawn_alone_up_to_its_divergence(runs, tmp_path, draw
                                   [rec["train_loss"] for rec in zo["log"]])
     div = got["ZO (lr 0.001; seed 21): diverged at step 3"]
     assert list(div.get_ydata()) == [50.0, 50.0] and list(div.get_xdata()) == [0, 2]
-    assert "diverged" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert out == f"wrote {tmp_path / 'r.png'}\n"
+    assert "note: drew 1 diverged run(s) on their own" in err
 
 
 def test_negative_trace_estimates_stay_visible_with_their_error(runs, tmp_path, drawn):
@@ -114,9 +117,13 @@ def test_negative_trace_estimates_stay_visible_with_their_error(runs, tmp_path, 
     assert len(ringed) == 1 and list(ringed[0].get_ydata()) == [-30.0]
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(-70.0) and band.max() == pytest.approx(240.0)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["band: ± s.e. (one seed)"]
     title = fig.get_suptitle()
     n = read_json(folder / "zo" / "result.json")["config"]["n_params"]
-    assert title.startswith("Figure 3") and "tiny-random" in title
+    # a tiny-random run is not the paper's: a title that says so, then the model line
+    assert title.startswith("Prompt fine-tuning, ZO vs GD — not the paper's settings:")
+    assert "model tiny-random" in title and "\ntiny-random, " in title
     assert f"{n / 1e6:.1f}M parameters" in title
     drawn.clear()
     plot.main(["--runs", str(folder), "--out", str(tmp_path / "r.png"), "--title", "demo"])
