@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from flatzero import cli, plotting
 from flatzero import runs as runlib
@@ -111,15 +113,14 @@ def record_problem(log: list) -> str | None:
             return f"log record {i} is not an object"
         step = rec.get("step")
         if not isinstance(step, int) or isinstance(step, bool) or step <= last:
-            return (f"log record {i} has step {step!r}, not an integer after the previous "
-                    f"record's {last}" if i else f"log record {i} has step {step!r}, not an "
-                    "integer >= 0")
+            after = f"after the previous record's {last}" if i else ">= 0"
+            return f"log record {i} has step {step!r}, not an integer {after}"
         last = step
         if "train_loss" not in rec:
             return f"log record {i} (step {step}) has no 'train_loss'"
         for key in METRICS:
             if key in rec and rec[key] is not None and not _number(rec[key]):
-                return (f"log record {i} (step {step}): {key} is {str(rec[key])[:30]!r}, "
+                return (f"log record {i} (step {step}): {key} is {repr(rec[key])[:30]}, "
                         "not a number")
     return None
 
@@ -281,9 +282,6 @@ def draw_curve(ax, key: str, steps: np.ndarray, values: np.ndarray, errors: np.n
 
 def band_legend(ax, kinds: set[str]) -> None:
     """Which trace band is which, for the bands drawn in ``ax``."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     handles = []
     if "spread" in kinds:
         handles += [Patch(color="0.5", alpha=0.3, lw=0, label="band: min–max over seeds"),
@@ -306,7 +304,8 @@ def trace_linthresh(runs: list[runlib.Run]) -> float:
 
 
 def data_tag(config: Mapping[str, Any]) -> str:
-    from roberta.sweep import data_tag as tag  # sweep's table shows the same tag
+    # sweep's table shows the same tag; imported here, as sweep imports this module in main()
+    from roberta.sweep import data_tag as tag
 
     return tag(config)
 
@@ -344,7 +343,7 @@ def draw_group(axes, col: int, where: str, grp: runlib.Group, others: list[str],
     running = [r for r in grp.runs if status(r) != "finished"]
     total = grp.settings.get("steps", "?")
     name = curve_name(grp.settings, others, [r.seed for r in finished or running])
-    kinds = set()
+    kinds: set[str] = set()
     if finished:
         label, curve_runs = name, finished
     else:
@@ -352,17 +351,18 @@ def draw_group(axes, col: int, where: str, grp: runlib.Group, others: list[str],
         common = series(curve_runs, "train_loss")[0]
         last = int(common[-1]) if len(common) else None
         label = f"{name}: running, to step {last} of {total}"
-        later = [f"seed {r.seed} to step {last_step(r)}" for r in curve_runs
+        later = [f"seed {r.seed} (at step {last_step(r)})" for r in curve_runs
                  if last_step(r) != last]
         note(f"{where}: {name}: " + (
             f"every run still running: drawn as their mean over the steps all logged (to step "
             f"{last} of {total})" if len(curve_runs) > 1 else
             f"still running: drawn to its last record (step {last} of {total})") +
-            (f"; left out: {', '.join(later)}" if later else ""))
+            (f"; left out: the later records of {', '.join(later)}" if later else ""))
     for row, (metric, _) in enumerate(ROWS):
         steps, values, errors, partial = series(curve_runs, metric)
-        kinds.add(draw_curve(axes[row, col], metric, steps, values, errors, color, ls,
-                             label if row == 0 else None))
+        kind = draw_curve(axes[row, col], metric, steps, values, errors, color, ls,
+                          label if row == 0 else None)
+        kinds |= {kind} if kind else set()
         if partial and finished:
             note(f"{where}: {name}: {metric} at step(s) {', '.join(map(str, partial))} not "
                  "logged by every seed, left out of the mean")
@@ -376,7 +376,7 @@ def draw_group(axes, col: int, where: str, grp: runlib.Group, others: list[str],
         alone = ", ".join(f"{r.name} ({progress(r)})" for r in running)
         note(f"{where}: {alone} left out of the mean of {name}: not finished; drawn dotted on "
              "its own")
-    return kinds - {None}
+    return kinds
 
 
 def main(argv: list[str] | None = None) -> Path:

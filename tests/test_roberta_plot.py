@@ -372,6 +372,7 @@ def test_runs_at_the_papers_settings_draw_figure_3_into_assets(runs, tmp_path, d
                                                                 capsys):
     folder = tmp_path / "runs"
     copy_run(runs / "zo", folder / "zo", papers())
+    copy_run(runs / "zo", folder / "zo-local", papers(model="/scratch/hub/roberta-large", seed=21))
     copy_run(runs / "gd", folder / "gd", papers(eps=0.5))  # eps is no GD setting
     path = plot.main(["--runs", str(folder)])
     assert path == assets / "roberta.png"
