@@ -1,5 +1,7 @@
 """roberta/plot.py on result.json files of real tiny runs (and edited copies of them): which runs
-share a curve, diverged runs, negative trace estimates, the title, and one-line errors."""
+share a curve, diverged and unfinished runs, null values, negative trace estimates and the trace
+band over seeds, data tags and duplicates, where the figure goes and its title, what goes to
+stdout, and one-line errors (malformed files and log records)."""
 
 import copy
 import hashlib
