@@ -54,8 +54,7 @@ PAPER_TITLE = "Figure 3 — prompt fine-tuning, ZO vs GD"
 TITLE = "Prompt fine-tuning, ZO vs GD"
 # Config fields that may differ from train.py's defaults in the paper's figures: the grid
 # (sweep.py's), the algorithm, and eval_steps (checkpoints and the dev accuracy, not drawn).
-# trace_dtype: the config records what "auto" resolved to on the run's device, either value.
-FREE = ("task", "k", "seed", "steps", "algo", "eval_steps", "trace_dtype")
+FREE = ("task", "k", "seed", "steps", "algo", "eval_steps")
 
 
 def note(message: str) -> None:
@@ -406,14 +405,19 @@ def main(argv: list[str] | None = None) -> Path:
             note(f"{run.name}: null (NaN in result.json) {nulls}: a gap in its curves")
     diffs = paper_differences(runs) if args.out is None or args.title is None else {}
     out, title = args.out, args.title
+    running = [Path(r.name).name for r in runs if status(r) == "running"]
     if out is None:
-        out = plotting.ASSETS / PNG if not diffs else beside(args.runs)
+        out = plotting.ASSETS / PNG if not diffs and not running else beside(args.runs)
         check_out_file(out, suffixes=(".png",))
         if diffs:
             details = "; ".join(f"{k} {', '.join(v)} (paper: {', '.join(w)})"
                                 for k, (v, w) in diffs.items())
             note(f"these runs are not at the paper's settings ({details}): drawing beside them "
                  f"into {shown(out)}, not assets/{PNG} (--out chooses)")
+        elif running:
+            note(f"{len(running)} run(s) still running ({', '.join(running[:2])}"
+                 f"{', ...' if len(running) > 2 else ''}): drawing beside them into "
+                 f"{shown(out)}; assets/{PNG} holds finished runs only (--out chooses)")
 
     multi_model = len({str(r.config.get("model")) for r in runs}) > 1
     columns: dict[tuple, list[runlib.Run]] = {}

@@ -456,7 +456,7 @@ class Files:
             c = self.config
             header = (f"# {c['task']} K={c['k']} seed={c['seed']} {c['algo']} on {c['device']} "
                       f"× {c['world_size']}, torch {c['torch']}; trace estimate in "
-                      f"{c['trace_dtype']}\n")
+                      f"{c['trace_precision']}\n")
             write_bytes(self.out / "train.log", (header + "".join(map(log_line, log))).encode())
 
     def start_wandb(self, project: str) -> None:

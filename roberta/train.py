@@ -261,7 +261,7 @@ def run(cfg: Config, opts: runfolder.Options) -> Path:
                       [], 0, [], 0.0)
         if opts.resume:
             state = State(**folder.resume(net.mlm, identity, FIXED, cfg.steps))
-        config = {**identity, "trace_dtype": trace_dtype, "n_train": n,
+        config = {**identity, "trace_precision": trace_dtype, "n_train": n,
                   "n_params": sum(p.numel() for p in trainer.params)}
         files = folder.files(config, state.log, identity)
         if opts.wandb:

@@ -382,8 +382,27 @@ def test_runs_at_the_papers_settings_draw_figure_3_into_assets(runs, tmp_path, d
     assert capsys.readouterr().out == f"wrote {path}\n"
 
 
+def test_a_run_still_running_keeps_assets_for_finished_runs(runs, tmp_path, drawn, assets,
+                                                           capsys):
+    """A live sweep at the paper's settings, plotted by hand, draws beside its runs."""
+    folder = tmp_path / "runs"
+    copy_run(runs / "zo", folder / "zo", papers())
+
+    def running(res):
+        papers()(res)
+        res["status"] = "running"
+        res["log"] = res["log"][:-1]
+
+    copy_run(runs / "gd", folder / "gd", running)
+    path = plot.main(["--runs", str(folder)])
+    assert path == folder / "roberta.png" and not assets.exists()
+    said = [n for n in notes(capsys.readouterr().err) if "finished runs only" in n]
+    assert len(said) == 1 and "1 run(s) still running (gd)" in said[0]
+
+
 @pytest.mark.parametrize("change, differs", [
     ({"model": "/models/tiny-random"}, "model tiny-random"),
+    ({"trace_dtype": "float32"}, "trace_dtype float32"),
     ({"lr": 2e-5}, "lr 2e-05"),
     ({"eps": 1e-3}, "eps 0.001"),
     ({"trace_every": 100}, "trace_every 100"),

@@ -246,6 +246,7 @@ def test_a_run_records_the_trace_precision(tiny_model, kshot, tmp_path):
         out = tmp_path / dtype
         res = train.main([*argv, "--out", str(out), "--trace-dtype", dtype])
         expected = "float64" if dtype == "auto" else dtype  # auto on a CPU: float64
-        assert read_json(res)["config"]["trace_dtype"] == expected
+        config = read_json(res)["config"]
+        assert (config["trace_dtype"], config["trace_precision"]) == (dtype, expected)
         header = (out / "train.log").read_text().splitlines()[0]
         assert header.startswith("#") and header.endswith(f"trace estimate in {expected}")
