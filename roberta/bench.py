@@ -4,8 +4,9 @@
     python roberta/bench.py --size base --batch 8 --seq-len 64                   # CPU proxy
 
 A RoBERTa-sized masked LM built from a config in this file (no download; large = RoBERTa-large:
-hidden 1024, 24 layers, 16 heads, FFN 4096, vocab 50265, 514 positions; tiny-random = train.py's
-``--model tiny-random``, its vocabulary for the batch), random weights, a synthetic batch.
+hidden 1024, 24 layers, 16 heads, FFN 4096, vocab 50265, 514 positions), random weights, a
+synthetic batch; or (--model) a model as train.py loads it (roberta-large from the local cache,
+a folder, tiny-random) and (--data sst2) the SST-2 K = 32 train set as train.py encodes it.
 Reported, as medians after warm-up (CUDA synchronised): the forward time, the ZO step (this
 repo's three passes) and the straightforward four-pass step (perturb +ε, −2ε, restore, update:
 --naive in the same run), step / (2 × forward), one perturbation pass, a GD step (and, with
@@ -37,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,7 +58,6 @@ SIZES = {
     "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
                   intermediate_size=4096),
 }
-TINY_RANDOM = "tiny-random"  # train.py's --model tiny-random (roberta/tiny_random.py)
 VOCAB, POSITIONS = 50265, 514
 CHECK_GD_LR = 3e-2  # the GD steps that move the checks to a trained point
 
@@ -71,18 +72,7 @@ def progress(message: str) -> None:
 
 
 def build(size: str, device: torch.device) -> model.PromptClassifier:
-    """A random RoBERTa of ``size`` (SIZES, seed 0), untied as train.py loads it, or
-    train.py's tiny-random model."""
-    if size == TINY_RANDOM:
-        from transformers import AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        from roberta import prompts, tiny_random
-
-        hf_logging.disable_progress_bar()  # "Loading weights" of a 0.6 MB model
-        folder = str(tiny_random.ensure())
-        labels = prompts.label_word_ids("SST-2", AutoTokenizer.from_pretrained(folder))
-        return model.load(folder, labels, device).eval()
+    """A random RoBERTa of ``size`` (SIZES, seed 0), untied as train.py loads it."""
     from transformers import RobertaConfig, RobertaForMaskedLM
 
     torch.manual_seed(0)
@@ -91,6 +81,34 @@ def build(size: str, device: torch.device) -> model.PromptClassifier:
     mlm = RobertaForMaskedLM(config)
     model.untie(mlm)  # the paper's parameterisation, as train.py loads it
     return model.PromptClassifier(mlm, [6587, 372]).to(device).eval()
+
+
+def load(name: str, device: torch.device) -> tuple[model.PromptClassifier, Any]:
+    """(network, tokenizer) of train.py's ``--model name`` (a local folder, a hub name in the
+    local cache, or tiny-random), loaded as train.py loads it (untied, fp32, SST-2's label
+    words); BenchError when it cannot be loaded."""
+    from roberta import prompts
+
+    try:
+        tokenizer, where, cached_only = model.load_tokenizer(name, quiet=True)
+        labels = prompts.label_word_ids("SST-2", tokenizer)
+        net = model.load_model(where, cached_only, labels, device, False, "fp32")
+    except (model.ModelError, prompts.PromptError) as exc:
+        raise BenchError(str(exc)) from None
+    return net.eval(), tokenizer
+
+
+def sst2_batch(tokenizer: Any, device: torch.device) -> dict[str, torch.Tensor]:
+    """The SST-2 K = 32 seed 42 train set (64 rows) as train.py encodes it, in one chunk padded
+    to its longest prompt (built from the shipped originals if missing)."""
+    from roberta import data, prompts
+
+    try:
+        train = data.load_task("SST-2", 32, 42)["train"]
+    except data.DataError as exc:
+        raise BenchError(str(exc)) from None
+    encoded = prompts.encode(train, "SST-2", tokenizer, Config.max_length)
+    return prompts.collate(encoded, tokenizer.pad_token_id, device)
 
 
 def max_seq_len(net: model.PromptClassifier) -> int:
@@ -328,9 +346,16 @@ def grad_lines(res: dict[str, float], where: str, device: torch.device) -> list[
 
 def build_parser() -> Parser:
     p = Parser(prog="bench.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", choices=[*SIZES, TINY_RANDOM], default="base", help="model size")
-    p.add_argument("--batch", type=positive_int, default=64, help="rows per forward")
-    p.add_argument("--seq-len", type=positive_int, default=128, help="tokens per row")
+    p.add_argument("--size", choices=list(SIZES), default="base",
+                   help="size of the random RoBERTa")
+    p.add_argument("--model", default=None,
+                   help="instead of a random --size model, train.py's --model: a local folder, "
+                        "a hub name in the local cache (roberta-large) or tiny-random")
+    p.add_argument("--data", choices=("synthetic", "sst2"), default="synthetic",
+                   help="the batch: --batch random rows of --seq-len tokens, or (with --model) "
+                        "the SST-2 K = 32 seed 42 train set as train.py encodes it (64 rows)")
+    p.add_argument("--batch", type=positive_int, default=64, help="synthetic rows per forward")
+    p.add_argument("--seq-len", type=positive_int, default=128, help="synthetic tokens per row")
     p.add_argument("--dtype", choices=model.DTYPES, default="fp32", help="forward precision")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--warmup", type=positive_int, default=2, help="untimed calls first")
@@ -387,17 +412,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 
 def run(args, device: torch.device) -> dict[str, float]:
-    progress(f"building the {args.size} model on {device}")
-    net = build(args.size, device)
-    if args.seq_len > max_seq_len(net):
-        cli.fail(f"--seq-len {args.seq_len}: the {args.size} model takes at most "
-                 f"{max_seq_len(net)} tokens a row")
+    if args.data == "sst2" and not args.model:
+        raise BenchError("--data sst2 needs --model (its tokenizer encodes the prompts)")
+    progress(f"{'loading' if args.model else 'building'} the {args.model or args.size} model "
+             f"on {device}")
+    net, tokenizer = load(args.model, device) if args.model else (build(args.size, device),
+                                                                  None)
+    if args.data == "sst2":
+        batch = sst2_batch(tokenizer, device)
+    else:
+        if args.seq_len > max_seq_len(net):
+            raise BenchError(f"--seq-len {args.seq_len}: the {args.model or args.size} model "
+                             f"takes at most {max_seq_len(net)} tokens a row")
+        batch = synthetic_batch(args.batch, args.seq_len, device, int(net.mlm.config.vocab_size))
     model.set_precision(net, args.dtype)
-    batch = synthetic_batch(args.batch, args.seq_len, device, int(net.mlm.config.vocab_size))
     chunks = [batch]
     timer, peak = Timer(device, args.warmup, args.reps), Peak(device)
     res = measure(net, batch, timer, peak, args.trace_every, args.trace_samples,
                   gd=not args.no_gd, deterministic_gd=args.deterministic_gd)
+    res["batch_rows"], res["batch_tokens"] = map(float, batch["input_ids"].shape)
     grads = {}
     if args.grad_check:
         grads["at initialisation"] = grad_check(net, chunks, args.grad_check, args.grad_eps)
@@ -424,8 +457,10 @@ def report(res: dict[str, float], args, net: model.PromptClassifier, device: tor
     t_fwd, t_zo, t_naive = res["forward_s"], res["zo_step_s"], res["zo_step_naive_s"]
     t_trace, t_estimate = res["trace_sample_s"], res["trace_estimate_s"]
     mem_inf, mem_zo = res["mem_inference_gib"], res["mem_zo_gib"]
-    print(f"{args.size} ({n / 1e6:.3g}M parameters), batch {args.batch} × {args.seq_len}, "
-          f"{args.dtype}, {device}" + (f" ({torch.cuda.get_device_name(device)})"
+    rows, width = int(res["batch_rows"]), int(res["batch_tokens"])
+    data = "SST-2 K = 32 train set" if args.data == "sst2" else "synthetic"
+    print(f"{args.model or args.size} ({n / 1e6:.3g}M parameters), {data} batch {rows} × "
+          f"{width}, {args.dtype}, {device}" + (f" ({torch.cuda.get_device_name(device)})"
                                        if device.type == "cuda" else ""))
     print(f"  forward                {t_fwd:8.4f} s")
     print(f"  ZO step (3 passes)     {t_zo:8.4f} s   step / (2 × forward) = {res['ratio']:.2f}")

@@ -90,7 +90,7 @@ class Plan:
 GPU = Plan("cuda", matmul_n=4096, bench_size="large", batch=64, seq_len=128, warmup=2, reps=5,
            grad_seeds=8, grad_gd_steps=20, train_steps=200, train_samples=20, det_steps=20,
            det_stop=10, parallel=2)
-CPU_SMOKE = Plan("cpu", matmul_n=256, bench_size=bench.TINY_RANDOM, batch=4, seq_len=16,
+CPU_SMOKE = Plan("cpu", matmul_n=256, bench_size="tiny", batch=4, seq_len=16,
                  warmup=1, reps=1, grad_seeds=2, grad_gd_steps=3, train_steps=4, train_samples=2,
                  det_steps=20, det_stop=10, parallel=2)
 
@@ -179,35 +179,56 @@ def fp64_rate(device: torch.device, n: int, warmup: int, reps: int) -> dict[str,
 # --- bench and the projected gradient ----------------------------------------------------------
 
 class Model:
-    """The bench model and its synthetic batch, built once for the bench and grad sections."""
+    """The model of the bench and grad sections, loaded once: ``name`` (train.py's --model)
+    when given, else a random RoBERTa of the plan's size; the synthetic batch for timing, and
+    for the projected gradient the SST-2 K = 32 train set when the model has a tokenizer."""
 
-    def __init__(self, plan: Plan, device: torch.device) -> None:
-        self.plan, self.device = plan, device
+    def __init__(self, plan: Plan, device: torch.device, name: str | None) -> None:
+        self.plan, self.device, self.name = plan, device, name
         self._net: model.PromptClassifier | None = None
+        self._tokenizer: Any = None
 
-    def get(self) -> tuple[model.PromptClassifier, dict[str, torch.Tensor]]:
+    @property
+    def label(self) -> str:
+        return self.name or f"random {self.plan.bench_size}"
+
+    def net(self) -> model.PromptClassifier:
         if self._net is None:
-            progress(f"building a random {self.plan.bench_size} RoBERTa on {self.device}")
-            self._net = bench.build(self.plan.bench_size, self.device)
-        batch = bench.synthetic_batch(self.plan.batch, self.plan.seq_len, self.device,
-                                      int(self._net.mlm.config.vocab_size))
-        return self._net, batch
+            progress(f"loading {self.label} RoBERTa on {self.device}")
+            if self.name:
+                self._net, self._tokenizer = bench.load(self.name, self.device)
+            else:
+                self._net = bench.build(self.plan.bench_size, self.device)
+        return self._net
+
+    def synthetic(self) -> dict[str, torch.Tensor]:
+        return bench.synthetic_batch(self.plan.batch, self.plan.seq_len, self.device,
+                                     int(self.net().mlm.config.vocab_size))
+
+    def grad_batch(self) -> tuple[dict[str, torch.Tensor], str]:
+        """(batch, what it is) of the projected-gradient check."""
+        self.net()
+        if self._tokenizer is None:
+            return self.synthetic(), f"synthetic {self.plan.batch} × {self.plan.seq_len}"
+        batch = bench.sst2_batch(self._tokenizer, self.device)
+        rows, width = batch["input_ids"].shape
+        return batch, f"SST-2 K = {K} seed {SEED} train set ({rows} rows, padded to {width})"
 
     def free(self) -> None:
-        self._net = None
+        self._net = self._tokenizer = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
 
 def run_bench(plan: Plan, built: Model) -> dict[str, Any]:
-    net, batch = built.get()
+    net, batch = built.net(), built.synthetic()
     timer, peak = bench.Timer(built.device, plan.warmup, plan.reps), bench.Peak(built.device)
-    res: dict[str, Any] = {"size": plan.bench_size, "batch": plan.batch, "seq_len": plan.seq_len,
+    res: dict[str, Any] = {"model": built.label, "batch": plan.batch, "seq_len": plan.seq_len,
                            "n_params": sum(p.numel() for p in net.parameters()
                                            if p.requires_grad)}
     failures = []
     for dtype in model.DTYPES:
-        progress(f"bench {plan.bench_size} {plan.batch} × {plan.seq_len}, {dtype}")
+        progress(f"bench {built.label}, {plan.batch} × {plan.seq_len}, {dtype}")
         model.set_precision(net, dtype)
         try:
             res[dtype] = r = bench.measure(net, batch, timer, peak, Config.trace_every,
@@ -238,10 +259,12 @@ def run_bench(plan: Plan, built: Model) -> dict[str, Any]:
 
 
 def run_grad(plan: Plan, built: Model) -> dict[str, Any]:
-    net, batch = built.get()
+    net = built.net()
+    batch, what = built.grad_batch()
     chunks = [batch]
     model.set_precision(net, "fp32")
-    res: dict[str, Any] = {"eps": Config.eps, "seeds": plan.grad_seeds,
+    res: dict[str, Any] = {"model": built.label, "data": what, "eps": Config.eps,
+                           "seeds": plan.grad_seeds,
                            "gd_steps": plan.grad_gd_steps, "gd_lr": bench.CHECK_GD_LR}
     res["init"] = bench.grad_check(net, chunks, plan.grad_seeds, Config.eps)
     res["loss_before"], res["loss_after"] = bench.train_gd(net, chunks, plan.grad_gd_steps)
@@ -590,7 +613,7 @@ def table(report: Mapping[str, Any]) -> list[str]:
         lines.append(f"trace sample float64 {t['float64_s']:.4g} s, float32 {t['float32_s']:.4g} "
                      f"s ({t['ratio']:.2f} ×)")
     if any(d in b for d in model.DTYPES):
-        lines.append(f"bench        {b['size']} ({b['n_params'] / 1e6:.3g}M parameters), "
+        lines.append(f"bench        {b['model']} ({b['n_params'] / 1e6:.3g}M parameters), "
                      f"B = {b['batch']}, L = {b['seq_len']}")
         lines.append("  dtype  forward s  ZO step s  step/(2 fwd)  mem inf GiB  ZO/inf  "
                      "GD s  GD determ. s  (×)")
@@ -609,9 +632,10 @@ def table(report: Mapping[str, Any]) -> list[str]:
         lines.append(f"             {status('bench')}")
     g = s.get("grad", {})
     if "trained" in g:
-        lines.append(f"ĝ error      rms(ĝ − ĝ_ref) / rms(ĝ_fp32), ε = {g['eps']:g}, "
-                     f"{g['seeds']} seeds: at init (loss {g['init']['loss']:.3f}) | after "
-                     f"{g['gd_steps']} GD steps (loss {g['trained']['loss']:.3g})")
+        lines.append(f"ĝ error      {g['model']} on the {g['data']}: rms(ĝ − ĝ_ref) / "
+                     f"rms(ĝ_fp32), ε = {g['eps']:g}, {g['seeds']} seeds")
+        lines.append(f"  at the start (loss {g['init']['loss']:.3f}) | after {g['gd_steps']} GD "
+                     f"steps at lr {g['gd_lr']:g} (loss {g['trained']['loss']:.3g})")
         for d in model.DTYPES:
             ref = "float64" if d == "fp32" else "fp32"
             lines.append(f"  {d} vs {ref:7s} {g['init'][f'error_{d}']:10.3g} | "
@@ -723,7 +747,9 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"report: {report.path}")
     runs = out / "runs"
     runner = Runner(runs, plan, model_name, args.data_dir, user_env)
-    built = Model(plan, device)
+    # bench and grad: the real model when there is one (tiny-random only in the smoke test)
+    built = Model(plan, device, None if model_name == "tiny-random" and not args.cpu_smoke
+                  else model_name)
     steps: dict[str, Callable[[], dict[str, Any]]] = {
         "environment": lambda: environment(device),
         "fp64": lambda: fp64_rate(device, plan.matmul_n, plan.warmup, plan.reps),
