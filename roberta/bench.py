@@ -309,8 +309,8 @@ def grad_check(net: model.PromptClassifier, chunks: list[dict], n: int, eps: flo
     try:
         with trace.restoring(params):
             f0 = losses()
-            for i, seed in enumerate(seeds):
-                progress(f"projected gradient by precision: seed {i + 1}/{n}")
+            progress(f"projected gradient by precision: {n} seeds × {len(grads)} precisions")
+            for seed in seeds:
                 zo.perturb_(params, seed, eps)
                 plus = losses()
                 zo.perturb_(params, seed, -2.0 * eps)
@@ -433,8 +433,10 @@ def run(args, device: torch.device) -> dict[str, float]:
     res["batch_rows"], res["batch_tokens"] = map(float, batch["input_ids"].shape)
     grads = {}
     if args.grad_check:
-        grads["at initialisation"] = grad_check(net, chunks, args.grad_check, args.grad_eps)
-        res.update({f"grad_init_{k}": v for k, v in grads["at initialisation"].items()})
+        start = ("at initialisation" if args.model in (None, "tiny-random")
+                 else "at the loaded weights")
+        grads[start] = grad_check(net, chunks, args.grad_check, args.grad_eps)
+        res.update({f"grad_init_{k}": v for k, v in grads[start].items()})
     if (args.trace_check or args.grad_check) and args.check_gd_steps:
         res["check_loss_before"], res["check_loss_after"] = train_gd(net, chunks,
                                                                      args.check_gd_steps)
