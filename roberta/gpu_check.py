@@ -466,7 +466,7 @@ def run_train(plan: Plan, runner: Runner) -> dict[str, Any]:
     keep = ("step", "train_loss", "test_acc", "dev_acc", "trace", "trace_stderr", "step_time_s",
             "peak_mem_gib", "wall_time_s")
     return {"model": runner.model, "steps": plan.train_steps, "lr": cfg["lr"],
-            "eps": cfg["eps"], "trace_dtype": cfg["trace_dtype"], "n_params": cfg["n_params"],
+            "eps": cfg["eps"], "trace_dtype": cfg["trace_precision"], "n_params": cfg["n_params"],
             "device": cfg["device"], "wall_time_s": log[-1]["wall_time_s"],
             "step_time_s": sum(r["step_time_s"] for r in log[1:]) / max(1, len(log) - 1),
             "records": [{k: r[k] for k in keep if k in r} for r in log],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -43,6 +44,7 @@ DTYPES = ("auto", "float64", "float32")
 # H100/H200, B200); the others (T4, A10, A40, L40S, RTX: 1/32–1/64) make a float64 estimate
 # 30–60× a float32 one.
 FULL_RATE_FP64 = {(6, 0), (7, 0), (8, 0), (9, 0), (10, 0)}
+REDUCED_FP64 = re.compile(r"\b(H800|H20)\b")  # export parts of compute capability 9.0: ~1 TFLOPS
 UNIT_ROUNDOFF_32 = 2.0**-24
 MIN_DELTA = 1e-8  # float64 rounding of f, 2⁻⁵³·f, becomes 4·2⁻⁵³·f/δ² ≈ 4.4·f per sample here
 
@@ -53,7 +55,9 @@ def resolve_dtype(choice: str, device: torch.device) -> str:
         return choice
     if device.type != "cuda":
         return "float64"
-    return "float64" if torch.cuda.get_device_capability(device) in FULL_RATE_FP64 else "float32"
+    full = torch.cuda.get_device_capability(device) in FULL_RATE_FP64 and \
+        not REDUCED_FP64.search(torch.cuda.get_device_name(device))
+    return "float64" if full else "float32"
 
 
 def float32_floor(f0: float, delta: float) -> float:

@@ -126,6 +126,7 @@ def test_gpu_check_bad_input_is_one_line(tmp_path, flags, code, message):
     assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_gpu_check_cpu_smoke_end_to_end(tmp_path):
     """Every section of the GPU check, on the CPU at tiny sizes: the report's structure, and the
     determinism and data-parallel comparisons pass."""

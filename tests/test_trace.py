@@ -211,12 +211,16 @@ def test_the_run_estimates_in_float64(tiny_model, kshot, tmp_path, monkeypatch):
 
 # --- where FP64 is slow: a float32 estimate with its rounding floor ---------------------------
 
-@pytest.mark.parametrize("capability, chosen", [((9, 0), "float64"), ((8, 0), "float64"),
-                                                ((8, 9), "float32"), ((8, 6), "float32"),
-                                                ((7, 5), "float32")])
-def test_auto_trace_dtype_follows_the_fp64_rate(capability, chosen, monkeypatch):
-    """H100/A100 run FP64 at half the FP32 rate; L40S (8.9), A40 (8.6) and T4 (7.5) at 1/32–1/64."""
+@pytest.mark.parametrize("capability, name, chosen", [
+    ((9, 0), "NVIDIA H100 80GB HBM3", "float64"), ((9, 0), "NVIDIA H200", "float64"),
+    ((8, 0), "NVIDIA A100-SXM4-80GB", "float64"), ((8, 9), "NVIDIA L40S", "float32"),
+    ((8, 6), "NVIDIA A40", "float32"), ((7, 5), "Tesla T4", "float32"),
+    ((9, 0), "NVIDIA H800", "float32"), ((9, 0), "NVIDIA H20", "float32")])
+def test_auto_trace_dtype_follows_the_fp64_rate(capability, name, chosen, monkeypatch):
+    """H100/A100 run FP64 at half the FP32 rate; L40S, A40, T4 and the H800/H20 export parts at
+    1/32–1/64 or less."""
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
     assert trace.resolve_dtype("auto", torch.device("cuda")) == chosen
     assert trace.resolve_dtype("float64", torch.device("cuda")) == "float64"
     assert trace.resolve_dtype("auto", torch.device("cpu")) == "float64"
