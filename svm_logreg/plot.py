@@ -426,6 +426,9 @@ def build_parser() -> Parser:
     p.add_argument("--readme", type=Path,
                    help=f"with --table or --compare-published: write it into this file between "
                         f"its {TABLE}, {COMPARE} or {COMPARE}-summary markers")
+    p.add_argument("--marker",
+                   help="with --readme: the markers' name instead (a second block of the "
+                        "same kind, e.g. for another seed)")
     return p
 
 
@@ -460,6 +463,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         p.error("--table and --compare-published print different tables; give one")
     if args.readme and not (args.table or args.compare_published):
         p.error("--readme goes with --table or --compare-published")
+    if args.marker and not args.readme:
+        p.error("--marker goes with --readme")
     if args.summary and not args.compare_published:
         p.error("--summary goes with --compare-published")
     if args.out_dir is not None and not (args.table or args.compare_published):
@@ -473,14 +478,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
         text = table(runs, args, skipped)
         if skipped:
             note(skipped.line())
-        readme.emit(text, TABLE, args.readme)
+        readme.emit(text, args.marker or TABLE, args.readme)
         return []
     if args.compare_published:
         rows = compare(runs, args, skipped)
         if skipped:
             note(skipped.line())
         text = keypoints.summary(rows) if args.summary else keypoints.table(rows)
-        readme.emit(text, f"{COMPARE}-summary" if args.summary else COMPARE, args.readme)
+        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
+                    args.readme)
         return []
     plotting.style()
     written = [path for figure in args.figures if (path := draw(runs, figure, args, skipped))]

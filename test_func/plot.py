@@ -78,6 +78,9 @@ def build_parser() -> Parser:
     p.add_argument("--readme", type=Path,
                    help=f"with --table or --compare-published: write it into this file between "
                         f"its {TABLE}, {COMPARE} or {COMPARE}-summary markers")
+    p.add_argument("--marker",
+                   help="with --readme: the markers' name instead (a second block of the "
+                        "same kind, e.g. for another seed)")
     return p
 
 
@@ -399,6 +402,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
         parser.error("--table and --compare-published print different tables; give one")
     if args.readme and not (args.table or args.compare_published):
         parser.error("--readme goes with --table or --compare-published")
+    if args.marker and not args.readme:
+        parser.error("--marker goes with --readme")
     if args.summary and not args.compare_published:
         parser.error("--summary goes with --compare-published")
     printing = args.table or args.compare_published
@@ -422,14 +427,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
     missing = [m for m, (g, d) in picked1.items() if not (g or d)] + [
         f"ZO λ = {lam:g} (sweep)" for lam, (g, d) in picked4.items() if not (g or d)]
     if args.table:
-        readme.emit(table(picked1, picked4, args), TABLE, args.readme)
+        readme.emit(table(picked1, picked4, args), args.marker or TABLE, args.readme)
         return []
     if args.compare_published:
         rows = compare(picked1, picked4, args.figures)
         if not rows:
             fail("--compare-published: the published figures are 1 and 4; give --figures 1 4")
         text = keypoints.summary(rows) if args.summary else keypoints.table(rows)
-        readme.emit(text, f"{COMPARE}-summary" if args.summary else COMPARE, args.readme)
+        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
+                    args.readme)
         return []
 
     plotting.style()
