@@ -24,15 +24,17 @@ echo "-- the authors' run_toy.py seed 17, for docs/toy.md"
 echo "== Figures 2 and 5: over-parameterised SVM and logistic regression (a5a, w5a) =="
 timed bash "$ROOT/svm_logreg/fig2.sh"
 timed bash "$ROOT/svm_logreg/fig5.sh"
-echo "-- the SVM's GD at the authors' launcher lr 1e-4, for docs/svm_logreg.md"
+echo "-- the SVM's GD and SAM at the authors' launcher lr 1e-4, for docs/svm_logreg.md"
 (
     HERE="$ROOT/svm_logreg"
     # shellcheck source=svm_logreg/runs.sh
     source "$HERE/runs.sh"
-    for data in $(pick_data a5a) $(pick_data w5a); do
-        "$PYTHON" "$HERE/svm.py" --algo gd --lr 1e-4 --data "$data" --quiet &
+    for algo in gd sam; do
+        for data in $(pick_data a5a) $(pick_data w5a); do
+            "$PYTHON" "$HERE/svm.py" --algo "$algo" --lr 1e-4 --data "$data" --quiet &
+        done
+        wait
     done
-    wait
 )
 echo "-- logistic regression, w5a, ZO: the candidate causes, for docs/svm_logreg.md"
 timed "$PYTHON" "$ROOT/svm_logreg/search.py" --rerun --readme "$ROOT/docs/svm_logreg.md"
@@ -53,4 +55,6 @@ SVM=("$PYTHON" "$ROOT/svm_logreg/plot.py")
 "${SVM[@]}" --compare-published --seeds 29 --svm-gd-lr 1e-4 --summary \
     --readme "$ROOT/docs/svm_logreg.md" --marker svm-published-launcher
 "${SVM[@]}" --table --seeds 29 --readme "$ROOT/docs/svm_logreg.md"
+"${SVM[@]}" --table --seeds 29 --svm-sam-lr 1e-4 --readme "$ROOT/docs/svm_logreg.md" \
+    --marker svm-table-sam-launcher
 echo "done in $SECONDS s"

@@ -75,10 +75,12 @@ class Series:
 
 def lr_of(model: str, algo: str, args) -> float:
     """The lr a curve's runs must have: the published figure's, or --svm-gd-lr for the SVM's
-    first-order runs (GD and SAM)."""
-    svm_gd_lr = getattr(args, "svm_gd_lr", None)
-    if model == "svm" and algo in ("gd", "sam") and svm_gd_lr is not None:
-        return svm_gd_lr
+    first-order runs (GD, and SAM unless --svm-sam-lr is given)."""
+    gd_lr, sam_lr = getattr(args, "svm_gd_lr", None), getattr(args, "svm_sam_lr", None)
+    if model == "svm" and algo == "sam" and sam_lr is not None:
+        return sam_lr
+    if model == "svm" and algo in ("gd", "sam") and gd_lr is not None:
+        return gd_lr
     return default_lr(model, algo)
 
 
@@ -269,23 +271,26 @@ def trace_loss(chosen, title: str) -> plt.Figure:
     return fig
 
 
-def figure_tag(args, seeds: set) -> str:
+def figure_tag(args, seeds: set, figure: str = "5") -> str:
     """What differs from the published figure (settings, seed, drawing options), as a file-name
     suffix ("": the figures of assets/)."""
-    gd_lr = lr_of("svm", "gd", args)
+    gd_lr, sam_lr = lr_of("svm", "gd", args), lr_of("svm", "sam", args)
+    sam_differs = figure != "2" and sam_lr != gd_lr  # Figure 2 draws no SAM
     return ((f"-it{args.max_iter}" if args.max_iter != PAPER_ITERS else "")
             + (f"-D{args.n_params}" if args.n_params != PAPER_D else "")
             + (f"-svmgdlr{gd_lr!r}" if gd_lr != default_lr("svm", "gd") else "")
+            + (f"-svmsamlr{sam_lr!r}" if sam_differs else "")
             + (f"-{runlib.seed_tag(sorted(seeds))}" if seeds != {PAPER_SEED} else "")
             + ("-grid" if args.layout == "grid" else "")
             + (f"-band{args.band}" if args.band != "minmax" and len(seeds) > 1 else ""))
 
 
-def lr_text(args) -> str:
+def lr_text(args, figure: str) -> str:
     """The learning rates of the curves drawn, for the title."""
-    svm = {a: lr_of("svm", a, args) for a in ("gd", "zo")}
-    return (f"lr SVM: GD/SAM {svm['gd']:g}, ZO {svm['zo']:g}; logistic: "
-            f"{default_lr('logreg', 'gd'):g}")
+    svm = {a: lr_of("svm", a, args) for a in ("gd", "sam", "zo")}
+    first = (f"GD {svm['gd']:g}" if figure == "2" else f"GD/SAM {svm['gd']:g}"
+             if svm["sam"] == svm["gd"] else f"GD {svm['gd']:g}, SAM {svm['sam']:g}")
+    return f"lr SVM: {first}, ZO {svm['zo']:g}; logistic: {default_lr('logreg', 'gd'):g}"
 
 
 def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
@@ -300,7 +305,7 @@ def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
             note(f"Figure {figure}: no results for {', '.join(missing)} (run fig2.sh"
                  f"{' and fig5.sh' if figure == '5' else ''} with the same settings)")
     seeds = {s for cs in chosen.values() for c in cs for s in c.seeds}
-    setting = (f"D = {args.n_params}, {args.max_iter} iterations, {lr_text(args)}, "
+    setting = (f"D = {args.n_params}, {args.max_iter} iterations, {lr_text(args, figure)}, "
                f"{seed_line(chosen)}")
     if figure == "trace-loss":
         fig = trace_loss(chosen, "Train Hessian trace against train loss, one line per run "
@@ -310,7 +315,7 @@ def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
         title = (f"Figure {figure} — over-parameterised convex classification: {what}\n"
                  f"{setting}")
         fig = (paper_layout if args.layout == "paper" else grid_layout)(chosen, title, args.band)
-    tag = figure_tag(args, seeds)
+    tag = figure_tag(args, seeds, figure)
     out_dir = args.out_dir or (plotting.ASSETS if not tag else SMOKE_DIR)
     check_out_dir(out_dir, "--out-dir")
     path = plotting.save(fig, out_dir / f"{FILES[figure]}{tag}.png")
@@ -408,6 +413,8 @@ def build_parser() -> Parser:
                    help=f"draw the SVM's GD and SAM runs of this lr (default: the published "
                         f"figure's {default_lr('svm', 'gd'):g}; the authors' train_svm.sh: "
                         f"{LAUNCHER_LR['svm']:g})")
+    p.add_argument("--svm-sam-lr", type=positive_float,
+                   help="draw the SVM's SAM runs of this lr (default: the SVM's GD lr)")
     p.add_argument("--layout", choices=["paper", "grid"], default="paper",
                    help="paper: panels (a) SVMs, (b) logistic regression, log iterations and "
                         "log trace; grid: one 3 × 4 grid on linear iterations")

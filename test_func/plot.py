@@ -11,9 +11,9 @@ colours and line styles. "theory" draws ZO at each λ against the path theory pr
 smoothed loss F = f + (λ²/2)·Tr∇²f from the same initialisation, and the trace of F's minimisers.
 Several seeds: mean line and a band.
 
-A figure draws the runs of the settings given by the flags (run_toy.py's; by default those of
-the published figures, seed 13); runs with other settings are left out and listed in one line
-(on stderr). Only the published figures' settings and seed, drawn with the default options, go
+A figure draws the runs of the settings and seeds given by the flags (run_toy.py's; by default
+those of the published figures, seed 13); runs with other settings are left out and listed in one
+line (on stderr). Only the published figures' settings and seed, drawn with the default options, go
 into assets/; anything else into the --res folder under a name carrying what differs.
 """
 
@@ -54,8 +54,9 @@ LINE_WIDTH = 2.0
 def build_parser() -> Parser:
     p = Parser(prog="plot.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--res", type=Path, default=DEFAULT_OUT, help="folder with run_toy.py JSON")
-    p.add_argument("--seeds", type=seed, nargs="+",
-                   help="seeds to draw (default: every seed found with these settings)")
+    p.add_argument("--seeds", type=seed, nargs="+", default=[toy.SEED],
+                   help=f"seeds to draw, as run_toy.py's ({toy.SEED}: the published figures'; "
+                        f"{toy.AUTHORS_SEED}: the authors' run_toy.py's)")
     run_toy.add_settings(p)
     p.add_argument("--out-dir", type=Path,
                    help="where PNGs are written (default: assets/ for the published figures' "
@@ -456,8 +457,8 @@ def main(argv: list[str] | None = None) -> list[Path]:
                  "the figures in assets/ are left as they are")
         written.append(path)
     if not written:
-        fail(f"no results with these settings{f' and seeds {args.seeds}' if args.seeds else ''} "
-             f"in {cli.rel(args.res)}; run test_func/fig1.sh / fig4.sh with the same settings")
+        fail(f"no results with these settings and seeds {' '.join(map(str, args.seeds))} in "
+             f"{cli.rel(args.res)}; run test_func/fig1.sh / fig4.sh with the same settings")
     if missing:
         note(f"no results for: {', '.join(missing)} (run test_func/fig1.sh / fig4.sh)")
     return written

@@ -144,6 +144,9 @@ def test_smoke_settings_never_draw_into_assets(res, tmp_path, monkeypatch, capsy
     # the authors' launcher lr for the SVM's GD, and other drawing options, are not published
     launcher = plot.build_parser().parse_args(["--svm-gd-lr", "1e-4"])
     assert plot.figure_tag(launcher, {29}) == "-svmgdlr0.0001"
+    sam = plot.build_parser().parse_args(["--svm-sam-lr", "1e-4"])
+    assert plot.figure_tag(sam, {29}, "5") == "-svmsamlr0.0001"
+    assert plot.figure_tag(sam, {29}, "2") == ""  # Figure 2 draws no SAM
     grid = plot.build_parser().parse_args(["--layout", "grid"])
     assert plot.figure_tag(grid, {29}) == "-grid"
 

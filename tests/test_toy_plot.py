@@ -31,7 +31,8 @@ def labelled(ax):
 
 def test_plot_writes_pngs(res, tmp_path):
     out = tmp_path / "assets"
-    written = plot.main(["--res", str(res), "--out-dir", str(out), *SMALL])
+    written = plot.main(["--res", str(res), "--out-dir", str(out), *SMALL, "--seeds", "1", "2",
+                         "3"])
     # GD of seed 3 has the settings asked for (only its ZO / DD lr differ): it is drawn.
     assert sorted(p.name for p in written) == ["test-func-T200-d5-seeds1-3.png",
                                                "test-func-lam-T200-d5-seeds1_2.png",
@@ -61,7 +62,8 @@ def test_the_published_layout(res, tmp_path, drawn):
 
 
 def test_only_runs_with_the_asked_settings_are_averaged(res, tmp_path, drawn, capsys):
-    plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL, "--figures", "1"])
+    plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL, "--figures", "1",
+               "--seeds", "1", "2", "3"])
     captured = capsys.readouterr()
     err = captured.err
     assert "skipped" in err and "lr 0.002 (not 0.001)" in err and "ZO-3-T200-d5-lr0.002" in err
@@ -76,7 +78,7 @@ def test_only_runs_with_the_asked_settings_are_averaged(res, tmp_path, drawn, ca
 
     drawn.clear()
     plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL, "--figures", "1",
-               "--zo-lr", "0.002"])
+               "--zo-lr", "0.002", "--seeds", "1", "2", "3"])
     assert "GD: seeds 1–3 · ZO (λ → 0): seed 3 · ZO: seed 3" in drawn[0].axes[0].get_title(
         loc="left")
 
@@ -175,6 +177,13 @@ def test_a_bad_file_is_named_in_one_line(tmp_path, capsys, content, message):
     err = capsys.readouterr().err
     assert exc.value.code == 1 and "GD-1.json" in err and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_default_seed_is_the_published_figures(res, tmp_path, capsys):
+    assert plot.build_parser().parse_args([]).seeds == [13]
+    with pytest.raises(SystemExit) as exc:  # the fixture has seeds 1-4 only
+        plot.main(["--res", str(res), "--out-dir", str(tmp_path), *SMALL])
+    assert exc.value.code == 1 and "seeds 13 in" in capsys.readouterr().err
 
 
 def test_plot_without_results_fails_clearly(tmp_path, capsys):
