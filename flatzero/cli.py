@@ -35,6 +35,15 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: {shown.replace('%', '%%')})"
 
 
+def rel(path: str | os.PathLike[str]) -> str:
+    """A path as messages show it: relative to the repo when it lies inside, else as given."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(_REPO))
+    except (ValueError, OSError):
+        return str(p)
+
+
 def _shown(value: object) -> str:
     if isinstance(value, Path) and value.is_relative_to(_REPO):
         return str(value.relative_to(_REPO))
@@ -127,14 +136,38 @@ def positive_float(text: str) -> float:
     return value
 
 
-MAX_SEED = 2**32 - 2  # numpy's legacy RandomState takes < 2**32; roberta's trace RNG uses seed + 1
+MAX_SEED = 2**32 - 2
+SEED_HELP = "0 ≤ seed ≤ 2**32 − 2"
 
 
 def seed(text: str) -> int:
-    """argparse type of every seed flag: an integer in 0..MAX_SEED."""
-    value = int(text)
+    """A seed every runner accepts: numpy's legacy RandomState takes 0 ≤ seed < 2**32, and the
+    RoBERTa runs also seed a generator with seed + 1, hence the upper bound 2**32 − 2."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
     if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seeds are integers in 0..{MAX_SEED}, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"a seed must be an integer with {SEED_HELP} (numpy's legacy RNG takes < 2**32, "
+            f"and seed + 1 seeds the RoBERTa trace generator), got {text}")
+    return value
+
+
+# The smallest ZO smoothing λ accepted: √ε of float64. The smoothing term (λ²/2)·Tr ∇²f that ZO
+# minimises is then at least ε relative to the Hessian trace, i.e. not below the rounding of the
+# loss itself; a smaller λ studies nothing, and at λ ≲ 1e-16 x ± λu == x and nothing trains.
+MIN_LAM = 1.4901161193847656e-08  # 2**-26 = sqrt(2.220446049250313e-16)
+LAM_HELP = f"λ ≥ √ε ≈ {MIN_LAM:.2g} (float64)"
+
+
+def smoothing(text: str) -> float:
+    """A ZO smoothing parameter λ: finite and at least :data:`MIN_LAM`."""
+    value = float(text)
+    if not MIN_LAM <= value < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a finite λ ≥ {MIN_LAM:.2g} (√ε of float64: below it (λ²/2)·Tr∇²f is "
+            f"under the rounding of f, and x ± λu == x at λ ≲ 1e-16), got {text}")
     return value
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flatzero.cli import fail
+from flatzero.cli import fail, rel
 from flatzero.results import write_bytes
 
 
@@ -17,8 +17,9 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-def update(path: str | os.PathLike[str], name: str, block: str) -> Path:
-    """Replace what is between the markers ``name`` in ``path`` by ``block`` (atomic write).
+def update(path: str | os.PathLike[str], name: str, block: str) -> bool:
+    """Replace what is between the markers ``name`` in ``path`` by ``block`` (atomic write, and
+    only when it differs); returns whether the file changed.
 
     Raises ValueError (with what to do) when the file lacks the markers or has them twice.
     """
@@ -30,16 +31,21 @@ def update(path: str | os.PathLike[str], name: str, block: str) -> Path:
                          "order, around the generated block")
     head, rest = text.split(start)
     _, tail = rest.split(end)
-    write_bytes(path, f"{head}{start}\n{block.strip()}\n{end}{tail}".encode())
-    return path
+    new = f"{head}{start}\n{block.strip()}\n{end}{tail}"
+    if new == text:
+        return False
+    write_bytes(path, new.encode())
+    return True
 
 
 def emit(block: str, name: str, path: str | os.PathLike[str] | None) -> None:
-    """--table: print ``block``, or with --readme replace it in ``path`` (one-line error)."""
+    """--table: print ``block``, or with --readme replace it in ``path`` (one-line error) and say
+    whether that changed the file."""
     if path is None:
         print(block)
         return
     try:
-        print(f"updated {update(path, name, block)}")
+        changed = update(path, name, block)
     except (OSError, ValueError) as exc:
         fail(str(exc))
+    print(f"{'updated' if changed else 'unchanged:'} {rel(path)} ({name})")

@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'model':7}{'algo':5}{'fast ms/it':>11}{'ref ms/it':>11}{'speed-up':>10}"
           f"{'max rel diff':>14}  (first {args.check_iters} its)")
     for model in args.models:
-        defaults = train.DEFAULTS[model]
-        base = train.Config(model, "gd", defaults["lr"], defaults["lam"], name)
+        # the launchers' lr for every algorithm (one run setting per model, as measured)
+        base = train.Config(model, "gd", train.LAUNCHER_LR[model], train.DEFAULTS[model]["lam"],
+                            name)
         fast, t_fast_setup = timed(train.prepare, base, ds)
         ref, t_ref_setup = timed(train.prepare, base, ds, materialised=True)
         for algo in args.algos:

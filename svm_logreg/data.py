@@ -164,8 +164,9 @@ def check_superset(spec: Spec, data_dir: Path, X_tr, y_tr, X_te, y_te) -> None:
                         f"the LIBSVM files; {GET_REAL.replace('to download it', 'again')}")
 
 
-def load(name: str, data_dir: Path = DATA_DIR) -> Dataset:
-    """Load a data set by its ``--data`` name (see :data:`SPECS`)."""
+def load(name: str, data_dir: Path = DATA_DIR, resplit_seed: int = RESPLIT_SEED) -> Dataset:
+    """Load a data set by its ``--data`` name (see :data:`SPECS`); ``resplit_seed`` seeds the
+    permutation of a re-split stand-in (another value: another stand-in, for search.py)."""
     if name not in SPECS:
         raise DataError(f"unknown data set {name!r}; choose one of {', '.join(NAMES)}")
     spec, data_dir = SPECS[name], Path(data_dir)
@@ -180,8 +181,11 @@ def load(name: str, data_dir: Path = DATA_DIR) -> Dataset:
     else:
         X, y = read_libsvm(data_dir / spec.train_file, spec.n_features,
                            spec.n_train + spec.n_test, sums.get(spec.train_file))
-        train, test = resplit(X.shape[0], spec.n_train)
+        train, test = resplit(X.shape[0], spec.n_train, resplit_seed)
         X_tr, y_tr, X_te, y_te = X[train], y[train], X[test], y[test]
+        if resplit_seed != RESPLIT_SEED:
+            return Dataset(name, f"{spec.source}, permutation seed {resplit_seed}", X_tr, y_tr,
+                           X_te, y_te)
     return Dataset(name, spec.source, X_tr, y_tr, X_te, y_te)
 
 

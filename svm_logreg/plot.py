@@ -2,7 +2,8 @@
 
     python svm_logreg/plot.py                 # res_svm/, res_logreg/ → assets/svm-logreg*.png
     python svm_logreg/plot.py --layout grid   # one linear 3 × 4 grid instead of the paper's axes
-    python svm_logreg/plot.py --table         # the README's results tables, from the JSON
+    python svm_logreg/plot.py --table         # the results tables, from the JSON
+    python svm_logreg/plot.py --compare-published   # Figure 2's key points next to ours
 
 Figure 2: GD (dashed) vs ZO (solid) at the launchers' settings; Figure 5: the complementary runs,
 SAM and ZO at the smaller λ the paper's text reports. Paper layout: panels (a) SVMs and (b)
@@ -10,30 +11,44 @@ Logistic Regression, columns a5a and w5a, rows train loss, train Hessian trace (
 accuracy against log iterations. trace-loss: the train Hessian trace against the train loss, one
 curve per run, where a lower trace at the same loss reads directly. Several seeds: mean and band.
 
-Each curve takes the runs with the launchers' lr and λ and the --max_iter / --n_params / --seeds
-asked for (the paper's by default); other runs are left out and listed in one line. The paper's
-settings and seed draw into assets/, anything else into svm_logreg/res_figures/.
+Each curve takes the runs with the published figure's lr and λ (train.DEFAULTS; --svm-gd-lr
+for the SVM's GD and SAM) and the --max_iter / --n_params / --seeds asked for (the paper's by
+default); other runs are left out and listed in one line (on stderr). The published figure's
+settings and seed, drawn in the paper's layout, go into assets/; anything else into
+svm_logreg/res_figures/.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from flatzero import cli, plotting, readme
+from flatzero import cli, keypoints, plotting, readme
 from flatzero import runs as runlib
-from flatzero.cli import Parser, check_out_dir, fail, nonneg_int, positive_int
+from flatzero.cli import Parser, check_out_dir, fail, positive_float, positive_int, seed
 from flatzero.results import ResultError, check_series, read_result
-from svm_logreg.train import DEFAULTS, HERE, METRICS, PAPER_D, PAPER_ITERS, PAPER_SEED
+from svm_logreg import published
+from svm_logreg.train import (
+    DEFAULTS,
+    HERE,
+    LAUNCHER_LR,
+    METRICS,
+    PAPER_D,
+    PAPER_ITERS,
+    PAPER_SEED,
+    default_lr,
+)
 
 plt = plotting.plt
 FIGURES = ("2", "5", "trace-loss")
 FILES = {"2": "svm-logreg", "5": "svm-logreg-extra", "trace-loss": "svm-logreg-trace-loss"}
 SMOKE_DIR = HERE / "res_figures"
 TABLE = "svm-table"
+COMPARE = "svm-published"
 # λ of the ZO runs the paper's text reports (Figure 5): SVM 0.005, logistic regression 0.01.
 TEXT_LAM = {"svm": 0.005, "logreg": 0.01}
 MODELS = {"svm": "SVMs", "logreg": "Logistic Regression"}  # the paper's panel names
@@ -46,23 +61,48 @@ ROWS = (("train_loss", "train loss", "linear", "log"),
 
 @dataclass(frozen=True)
 class Series:
-    """One curve of a model: which runs (algo, λ) and how it is drawn."""
+    """One curve of a model: which runs (algo, lr, λ) and how it is drawn; ``kind`` names the
+    curve across models (gd, sam, zo, zo-small), for the grid's single legend."""
 
     label: str
     algo: str
+    lr: float
     lam: float | None
     color: str
     ls: str
+    kind: str
 
 
-def series(model: str, figure: str) -> list[Series]:
-    lam = DEFAULTS[model]["lam"]
-    gd = Series("GD", "gd", None, plotting.COLORS["GD"], "--")
-    zo = Series(f"ZO (λ = {lam:g})", "zo", lam, plotting.COLORS["ZO"], "-")
-    sam = Series(f"SAM (radius {lam:g})", "sam", lam, plotting.COLORS["SAM"], "-.")
-    zo_small = Series(f"ZO (λ = {TEXT_LAM[model]:g})", "zo", TEXT_LAM[model], plotting.SWEEP[1],
-                      "-")
+def lr_of(model: str, algo: str, args) -> float:
+    """The lr a curve's runs must have: the published figure's, or --svm-gd-lr for the SVM's
+    first-order runs (GD, and SAM unless --svm-sam-lr is given)."""
+    gd_lr, sam_lr = getattr(args, "svm_gd_lr", None), getattr(args, "svm_sam_lr", None)
+    if model == "svm" and algo == "sam" and sam_lr is not None:
+        return sam_lr
+    if model == "svm" and algo in ("gd", "sam") and gd_lr is not None:
+        return gd_lr
+    return default_lr(model, algo)
+
+
+def series(model: str, figure: str, args=None) -> list[Series]:
+    lam, small = DEFAULTS[model]["lam"], TEXT_LAM[model]
+    gd = Series("GD", "gd", lr_of(model, "gd", args), None, plotting.COLORS["GD"], "--", "gd")
+    zo = Series(f"ZO (λ = {lam:g})", "zo", lr_of(model, "zo", args), lam, plotting.COLORS["ZO"],
+                "-", "zo")
+    sam = Series(f"SAM (radius {lam:g})", "sam", lr_of(model, "sam", args), lam,
+                 plotting.COLORS["SAM"], "-.", "sam")
+    zo_small = Series(f"ZO (λ = {small:g})", "zo", lr_of(model, "zo", args), small,
+                      plotting.SWEEP[1], "-", "zo-small")
     return [gd, zo] if figure == "2" else [gd, sam, zo, zo_small]
+
+
+def grid_label(kind: str) -> str:
+    """One legend entry per line style in the grid, whose columns hold both models."""
+    lam = {m: DEFAULTS[m]["lam"] for m in MODELS}
+    return {"gd": "GD",
+            "zo": f"ZO (λ: SVM {lam['svm']:g}, logistic {lam['logreg']:g})",
+            "sam": f"SAM (radius: SVM {lam['svm']:g}, logistic {lam['logreg']:g})",
+            "zo-small": f"ZO (λ: SVM {TEXT_LAM['svm']:g}, logistic {TEXT_LAM['logreg']:g})"}[kind]
 
 
 # --- reading and choosing runs ----------------------------------------------------------------
@@ -107,10 +147,10 @@ def choose(runs, figure: str, args, skipped: runlib.Skipped) -> dict[tuple[str, 
             if name is None:
                 continue
             curves = []
-            for s in series(model, figure):
+            for s in series(model, figure, args):
                 grp, diverged = runlib.select(
                     runs, {"model": model, "data": name, "algo": s.algo, "lam": s.lam},
-                    {"lr": DEFAULTS[model]["lr"], **need}, args.seeds, skipped)
+                    {"lr": s.lr, **need}, args.seeds, skipped)
                 curves.append(Curve(s, grp, diverged))
             out[(model, name)] = curves
     return out
@@ -136,12 +176,13 @@ def data_title(name: str) -> str:
 
 # --- drawing ---------------------------------------------------------------------------------
 
-def draw_curve(ax, curve: Curve, key: str, x_of=None, band: str = "minmax") -> None:
+def draw_curve(ax, curve: Curve, key: str, band: str = "minmax", grid: bool = False) -> None:
     s = curve.series
+    label = grid_label(s.kind) if grid else s.label
     if curve.group is not None:
         ys = [np.asarray(r.result[key], dtype=float) for r in curve.group.runs]
-        x = np.arange(1, len(ys[0]) + 1) if x_of is None else x_of
-        plotting.mean_band(ax, x, ys, color=s.color, ls=s.ls, label=s.label, band=band, lw=1.4)
+        x = np.arange(1, len(ys[0]) + 1)
+        plotting.mean_band(ax, x, ys, color=s.color, ls=s.ls, label=label, band=band, lw=1.4)
     for run in curve.diverged:
         y = np.asarray(run.result[key], dtype=float)
         plotting.diverged(ax, np.arange(1, len(y) + 1), y, color=s.color, ls=s.ls,
@@ -185,7 +226,7 @@ def grid_layout(chosen, title: str, band: str) -> plt.Figure:
         for row, (key, label, _, scale) in enumerate(ROWS):
             ax = axes[row, col]
             for curve in curves:
-                draw_curve(ax, curve, key, band=band)
+                draw_curve(ax, curve, key, band=band, grid=True)
             ax.set_yscale(scale)
             if col == 0:
                 ax.set_ylabel(label)
@@ -230,12 +271,26 @@ def trace_loss(chosen, title: str) -> plt.Figure:
     return fig
 
 
-def figure_tag(args, seeds: set) -> str:
-    """The settings that differ from the paper's, as a file-name suffix ("": the paper's)."""
+def figure_tag(args, seeds: set, figure: str = "5") -> str:
+    """What differs from the published figure (settings, seed, drawing options), as a file-name
+    suffix ("": the figures of assets/)."""
+    gd_lr, sam_lr = lr_of("svm", "gd", args), lr_of("svm", "sam", args)
+    sam_differs = figure != "2" and sam_lr != gd_lr  # Figure 2 draws no SAM
     return ((f"-it{args.max_iter}" if args.max_iter != PAPER_ITERS else "")
             + (f"-D{args.n_params}" if args.n_params != PAPER_D else "")
+            + (f"-svmgdlr{gd_lr!r}" if gd_lr != default_lr("svm", "gd") else "")
+            + (f"-svmsamlr{sam_lr!r}" if sam_differs else "")
             + (f"-{runlib.seed_tag(sorted(seeds))}" if seeds != {PAPER_SEED} else "")
-            + ("-grid" if args.layout == "grid" else ""))
+            + ("-grid" if args.layout == "grid" else "")
+            + (f"-band{args.band}" if args.band != "minmax" and len(seeds) > 1 else ""))
+
+
+def lr_text(args, figure: str) -> str:
+    """The learning rates of the curves drawn, for the title."""
+    svm = {a: lr_of("svm", a, args) for a in ("gd", "sam", "zo")}
+    first = (f"GD {svm['gd']:g}" if figure == "2" else f"GD/SAM {svm['gd']:g}"
+             if svm["sam"] == svm["gd"] else f"GD {svm['gd']:g}, SAM {svm['sam']:g}")
+    return f"lr SVM: {first}, ZO {svm['zo']:g}; logistic: {default_lr('logreg', 'gd'):g}"
 
 
 def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
@@ -247,11 +302,11 @@ def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
         missing = [f"{m} {c.series.label} on {name}" for (m, name), cs in chosen.items()
                    for c in cs if not c.seeds]
         if missing:
-            print(f"Figure {figure}: no results for {', '.join(missing)} (run fig{figure}.sh "
-                  "with the same settings)")
+            note(f"Figure {figure}: no results for {', '.join(missing)} (run fig2.sh"
+                 f"{' and fig5.sh' if figure == '5' else ''} with the same settings)")
     seeds = {s for cs in chosen.values() for c in cs for s in c.seeds}
-    setting = (f"D = {args.n_params}, {args.max_iter} iterations, lr {DEFAULTS['svm']['lr']:g} "
-               f"(SVM) / {DEFAULTS['logreg']['lr']:g} (logistic), {seed_line(chosen)}")
+    setting = (f"D = {args.n_params}, {args.max_iter} iterations, {lr_text(args, figure)}, "
+               f"{seed_line(chosen)}")
     if figure == "trace-loss":
         fig = trace_loss(chosen, "Train Hessian trace against train loss, one line per run "
                          f"(start ■, end ●)\n{setting}")
@@ -260,13 +315,20 @@ def draw(runs, figure: str, args, skipped: runlib.Skipped) -> Path | None:
         title = (f"Figure {figure} — over-parameterised convex classification: {what}\n"
                  f"{setting}")
         fig = (paper_layout if args.layout == "paper" else grid_layout)(chosen, title, args.band)
-    tag = figure_tag(args, seeds)
+    tag = figure_tag(args, seeds, figure)
     out_dir = args.out_dir or (plotting.ASSETS if not tag else SMOKE_DIR)
     check_out_dir(out_dir, "--out-dir")
     path = plotting.save(fig, out_dir / f"{FILES[figure]}{tag}.png")
-    print(f"wrote {path}" + (" (not the paper's settings and seed: the figures in assets/ "
-                             "are left as they are)" if tag else ""))
+    print(f"wrote {cli.rel(path)}")
+    if tag and args.out_dir is None:
+        note(f"{cli.rel(path)}: not the published figure (differs in {tag.lstrip('-')}), so the "
+             "figures in assets/ are left as they are")
     return path
+
+
+def note(text: str) -> None:
+    """What a plot left out or where it drew: for the reader, never part of a table."""
+    print(text, file=sys.stderr)
 
 
 # --- the README tables -------------------------------------------------------------------------
@@ -303,7 +365,8 @@ def table(runs, args, skipped: runlib.Skipped) -> str:
                         f"{fmt(mean_at(c, 'train_hess', 0))} → "
                         f"{fmt(mean_at(c, 'train_hess', -1))} |")
         gd = by.get("GD")
-        for kind, s in (("zo", series(model, "5")[2]), ("small", series(model, "5")[3])):
+        for kind, s in (("zo", series(model, "5", args)[2]),
+                        ("small", series(model, "5", args)[3])):
             zo = by.get(s.label)
             if gd is None or zo is None:
                 continue
@@ -340,12 +403,18 @@ def build_parser() -> Parser:
                    default=[HERE / "res_svm", HERE / "res_logreg"], help="result folders")
     p.add_argument("--figures", nargs="+", choices=FIGURES, default=list(FIGURES),
                    help="figures to draw")
-    p.add_argument("--seeds", type=nonneg_int, nargs="+",
+    p.add_argument("--seeds", type=seed, nargs="+",
                    help="seeds to draw (default: every seed found with these settings)")
     p.add_argument("--max_iter", type=positive_int, default=PAPER_ITERS,
                    help="draw the runs of this many iterations")
     p.add_argument("--n_params", type=positive_int, default=PAPER_D,
                    help="draw the runs of this feature dimension D")
+    p.add_argument("--svm-gd-lr", type=positive_float,
+                   help=f"draw the SVM's GD and SAM runs of this lr (default: the published "
+                        f"figure's {default_lr('svm', 'gd'):g}; the authors' train_svm.sh: "
+                        f"{LAUNCHER_LR['svm']:g})")
+    p.add_argument("--svm-sam-lr", type=positive_float,
+                   help="draw the SVM's SAM runs of this lr (default: the SVM's GD lr)")
     p.add_argument("--layout", choices=["paper", "grid"], default="paper",
                    help="paper: panels (a) SVMs, (b) logistic regression, log iterations and "
                         "log trace; grid: one 3 × 4 grid on linear iterations")
@@ -355,38 +424,85 @@ def build_parser() -> Parser:
     p.add_argument("--band", choices=["minmax", "std"], default="minmax",
                    help="band over seeds: min–max or mean ± std")
     p.add_argument("--table", action="store_true",
-                   help="print the README's results tables instead of drawing")
+                   help="print the results tables instead of drawing")
+    p.add_argument("--compare-published", action="store_true",
+                   help="print the published Figure 2's key points next to ours (svm_logreg/"
+                        "published.py: how they were read, and their plotting accuracy)")
+    p.add_argument("--summary", action="store_true",
+                   help="with --compare-published: one line per curve instead of per key point")
     p.add_argument("--readme", type=Path,
-                   help=f"with --table: write them into this file between its {TABLE} markers")
+                   help=f"with --table or --compare-published: write it into this file between "
+                        f"its {TABLE}, {COMPARE} or {COMPARE}-summary markers")
+    p.add_argument("--marker",
+                   help="with --readme: the markers' name instead (a second block of the "
+                        "same kind, e.g. for another seed)")
     return p
+
+
+def curve_name(model: str, data_name: str, algo: str) -> str:
+    """The name of a Figure 2 curve in published.py: "SVM a5a GD", "logreg w5a ZO"."""
+    return f"{SHORT[model]} {data_name.removesuffix('-resplit')} {algo.upper()}"
+
+
+def compare(runs, args, skipped: runlib.Skipped) -> list[keypoints.Row]:
+    """The published Figure 2's key points, measured on the curves Figure 2 draws (the mean over
+    seeds where a curve has several)."""
+    series_, settings = {}, {}
+    for (model, name), curves in choose(runs, "2", args, skipped).items():
+        for c in curves:
+            if c.group is None:
+                continue
+            curve = curve_name(model, name, c.series.algo)
+            n = len(c.group.runs[0].result["train_loss"])
+            for metric in ("train_loss", "train_hess", "test_acc"):
+                values = np.mean([r.result[metric] for r in c.group.runs], axis=0)
+                series_[(curve, metric)] = (np.arange(1, n + 1), values)
+            lam = "" if c.series.lam is None else f", λ {c.series.lam:g}"
+            settings[curve] = (f"{name}, {runlib.seed_text(c.group.seeds)}, "
+                               f"lr {c.series.lr:g}{lam}")
+    return keypoints.compare(published.KEY_POINTS, series_, settings)
 
 
 def main(argv: list[str] | None = None) -> list[Path]:
     p = build_parser()
     args = p.parse_args(argv)
-    if args.readme and not args.table:
-        p.error("--readme goes with --table")
-    if args.out_dir is not None and not args.table:
+    if args.table and args.compare_published:
+        p.error("--table and --compare-published print different tables; give one")
+    if args.readme and not (args.table or args.compare_published):
+        p.error("--readme goes with --table or --compare-published")
+    if args.marker and not args.readme:
+        p.error("--marker goes with --readme")
+    if args.summary and not args.compare_published:
+        p.error("--summary goes with --compare-published")
+    if args.out_dir is not None and not (args.table or args.compare_published):
         check_out_dir(args.out_dir, "--out-dir")  # before any work; the defaults exist
     runs = load([r for r in args.res if r.is_dir()])
     if not runs:
-        fail(f"no results in {' '.join(map(str, args.res))}; run "
+        fail(f"no results in {' '.join(map(cli.rel, args.res))}; run "
              "`bash svm_logreg/fig2.sh` (and fig5.sh) first")
     skipped = runlib.Skipped()
     if args.table:
         text = table(runs, args, skipped)
         if skipped:
-            print(skipped.line())
-        readme.emit(text, TABLE, args.readme)
+            note(skipped.line())
+        readme.emit(text, args.marker or TABLE, args.readme)
+        return []
+    if args.compare_published:
+        rows = compare(runs, args, skipped)
+        if skipped:
+            note(skipped.line())
+        text = keypoints.summary(rows) if args.summary else keypoints.table(rows)
+        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
+                    args.readme)
         return []
     plotting.style()
     written = [path for figure in args.figures if (path := draw(runs, figure, args, skipped))]
     if skipped:
-        print(skipped.line())
+        note(skipped.line())
     if not written:
         fail(f"no results with {args.max_iter} iterations, D = {args.n_params}"
              f"{f', seeds {args.seeds}' if args.seeds else ''} in "
-             f"{' '.join(map(str, args.res))}; run svm_logreg/fig2.sh with those settings")
+             f"{' '.join(map(cli.rel, args.res))}; run svm_logreg/fig2.sh with those settings")
     return written
 
 

@@ -1,5 +1,15 @@
 # Sourced by fig2.sh and fig5.sh: the data choice and the run grid of a figure.
-# Env overrides: SEEDS="29 30", STEP=10000, N_PARAMS=10000, JOBS=2 (runs in parallel), PYTHON.
+# Env overrides: SEEDS="29 30", STEP=10000, N_PARAMS=10000, JOBS=2 (runs in parallel), PYTHON,
+# SVM_GD_LR (the SVM's GD and SAM lr; default: the published figure's, 1e-3 — the authors'
+# train_svm.sh runs every algorithm at 1e-4: SVM_GD_LR=1e-4), SVM_SAM_LR (SAM's alone).
+
+# The flags that pass SVM_GD_LR / SVM_SAM_LR on, if set (the defaults are stated once, in
+# train.py).
+svm_gd_lr() { [[ -n "${SVM_GD_LR:-}" ]] && echo "--lr $SVM_GD_LR" || true; }
+svm_sam_lr() {
+    local lr=${SVM_SAM_LR:-${SVM_GD_LR:-}}
+    [[ -n "$lr" ]] && echo "--lr $lr" || true
+}
 
 # The real a5a / w5a when their files are present, else the offline re-split stand-ins.
 pick_data() {  # pick_data a5a → prints a5a or a5a-resplit
@@ -41,9 +51,13 @@ run_grid() {
     done | xargs -d '\n' -P "$JOBS" -I{} bash -c '{}'
 }
 
-# plot_figures 2 trace-loss: draw these figures from the runs of the same SEEDS, STEP, N_PARAMS.
+# plot_figures 2 trace-loss: draw these figures from the runs of the same SEEDS, STEP, N_PARAMS,
+# SVM_GD_LR and SVM_SAM_LR.
 plot_figures() {
+    local lr=()
+    [[ -n "${SVM_GD_LR:-}" ]] && lr=(--svm-gd-lr "$SVM_GD_LR")
+    [[ -n "${SVM_SAM_LR:-}" ]] && lr+=(--svm-sam-lr "$SVM_SAM_LR")
     # shellcheck disable=SC2086  # SEEDS is a list
     "${PYTHON:-python}" "$HERE/plot.py" --figures "$@" --seeds ${SEEDS:-29} \
-        --max_iter "${STEP:-10000}" --n_params "${N_PARAMS:-10000}"
+        --max_iter "${STEP:-10000}" --n_params "${N_PARAMS:-10000}" "${lr[@]}"
 }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flatzero.cli import Parser, positive_int
 from flatzero.results import read_json, strip_volatile
+from test_func import toy
 
 RUN_TOY = Path(__file__).resolve().parent / "run_toy.py"
 _IMPL_KEYS = ("implementation", "bitwise_reference", "wall_time_s", "created", "git_sha")
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     p = Parser(prog="bench.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--iters", type=positive_int, default=100_000, help="iterations T per run")
     p.add_argument("--seeds", type=positive_int, nargs="+", default=[1, 5],
-                   help="numbers of seeds to time (seeds 17, 18, ...)")
+                   help=f"numbers of seeds to time (seeds {toy.SEED}, {toy.SEED + 1}, ...)")
     args = p.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Figures 1 + 4 (GD, ZO, DD, λ ∈ {{0.1, 0.05, 0.01}}), T = {args.iters}")
         print(f"{'seeds':>5} {'naive s':>9} {'fast s':>8} {'speed-up':>9}  identical JSON")
         for n in args.seeds:
-            seeds = list(range(17, 17 + n))
+            seeds = list(range(toy.SEED, toy.SEED + n))
             slow, fast = Path(tmp) / f"naive{n}", Path(tmp) / f"fast{n}"
             t_slow = timed_run(slow, seeds, args.iters, naive=True)
             t_fast = timed_run(fast, seeds, args.iters, naive=False)

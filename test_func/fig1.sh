@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Figure 1: GD, ZO (λ = 0.1) and DD on the toy loss → test_func/res/, then assets/test-func.png.
-# Overrides: SEEDS="17 18 19", ITERS=100000, DIM=100, LAM=0.1, LOG_POINTS=0, OUT=dir, PYTHON=python
-# Any setting but the paper's (seed 17 included) names its files and figure after it (e.g.
-# ITERS=500 → GD-17-T500.json and test_func/res/test-func-T500.png): assets/ keeps the paper's.
+# Figure 1, panel (a) of the published figure: GD, ZO (λ → 0) and ZO (λ = 0.1) on the toy loss
+# → test_func/res/{GD,ZO,DD}-13.json, then assets/test-func.png.
+# Overrides: SEEDS="13 14 15", ITERS=100000, DIM=100, LAM=0.1, LOG_POINTS=0, OUT=dir, PYTHON=python
+# The default seed 13 is the published figure's (its trace starts at 154.7); SEEDS=17 is the
+# authors' run_toy.py (trace 216.9, GD's loss first rises: lr 0.01 × trace > 2). Any setting but
+# the published figure's names its files and figure after it (e.g. SEEDS=17 → GD-17.json and
+# test_func/res/test-func-seeds17.png; ITERS=500 → GD-13-T500.json): assets/ keeps the published.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON=${PYTHON:-python}
-SEEDS=${SEEDS:-17}
+SEEDS=${SEEDS:-13}
 ITERS=${ITERS:-100000}
 DIM=${DIM:-100}
 LAM=${LAM:-0.1}

@@ -1,12 +1,13 @@
 """Run the toy experiment of Figures 1 and 4 and write one JSON per algorithm and seed.
 
-    python test_func/run_toy.py                  # the paper's runs (seed 17) → test_func/res/
-    python test_func/run_toy.py --seeds 17 18 19 20 21 --log-points 2000
+    python test_func/run_toy.py                  # the published figures' runs (seed 13) → res/
+    python test_func/run_toy.py --seeds 17       # the authors' run_toy.py seed
+    python test_func/run_toy.py --seeds 13 14 15 16 17 --log-points 2000
 
 Files per seed: GD-<seed>.json, ZO-<seed>.json, DD-<seed>.json with keys ``num_iter``,
 ``list_loss``, ``list_hess`` (the paper's names) and ``config``; lam-<seed>.json maps str(λ) to
 such a record for the λ sweep. These are the names of the paper's settings; a run with any other
-setting that changes its file appends it, e.g. GD-17-T500-d10.json, so it never replaces them.
+setting that changes its file appends it, e.g. GD-13-T500-d10.json, so it never replaces them.
 A run that diverges keeps the iterations before the first non-finite value
 (``config.diverged_at_iter``) and the command exits with status 1.
 """
@@ -32,6 +33,8 @@ from flatzero.cli import (
     nonneg_int,
     positive_float,
     positive_int,
+    seed,
+    smoothing,
 )
 from flatzero.results import log_spaced_iterations, run_metadata, write_json
 from test_func import toy
@@ -46,9 +49,11 @@ def add_settings(p: Parser) -> None:
     p.add_argument("--dim", type=positive_int, default=toy.DIM, help="dimension d of x and of y")
     p.add_argument("--algos", nargs="*", choices=toy.METHODS, default=list(toy.METHODS),
                    help="algorithms of Figure 1 (none: skip)")
-    p.add_argument("--lams", type=positive_float, nargs="*", default=list(toy.LAMS),
-                   help="ZO smoothing values λ of the Figure 4 sweep (none: skip the sweep)")
-    p.add_argument("--lam", type=positive_float, default=toy.LAM, help="λ of the Figure 1 ZO run")
+    p.add_argument("--lams", type=smoothing, nargs="*", default=list(toy.LAMS),
+                   help="ZO smoothing values λ of the Figure 4 sweep (none: skip the sweep); "
+                        f"each {cli.LAM_HELP}")
+    p.add_argument("--lam", type=smoothing, default=toy.LAM,
+                   help=f"λ of the Figure 1 ZO run, {cli.LAM_HELP}")
     p.add_argument("--gd-lr", type=positive_float, default=toy.GD_LR, help="GD learning rate")
     p.add_argument("--zo-lr", type=positive_float, default=toy.ZO_LR,
                    help="learning rate of ZO and DD (and of the λ sweep)")
@@ -59,8 +64,10 @@ def add_settings(p: Parser) -> None:
 def build_parser() -> Parser:
     p = Parser(prog="run_toy.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder for the JSON files")
-    p.add_argument("--seeds", type=nonneg_int, nargs="+", default=[toy.SEED],
-                   help="seeds; each seeds numpy's legacy RNG before initialising x, then y")
+    p.add_argument("--seeds", type=seed, nargs="+", default=[toy.SEED],
+                   help="seeds, each seeding numpy's legacy RNG before x, then y are drawn "
+                        f"({cli.SEED_HELP}); {toy.SEED} is the published figures' seed, "
+                        f"{toy.AUTHORS_SEED} the authors' run_toy.py's")
     add_settings(p)
     p.add_argument("--workers", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="seeds run in parallel threads")
@@ -166,8 +173,6 @@ def main(argv: list[str] | None = None) -> list[Path]:
         parser.error("nothing to run: give --algos and/or --lams")
     if args.log_points == 1:
         parser.error("--log-points must be 0 (every iteration) or at least 2")
-    if max(args.seeds) >= 2**32:
-        parser.error("seeds must be below 2**32 (numpy's legacy RNG)")
     check_out_dir(args.out)
     args.seeds = list(dict.fromkeys(args.seeds))
     n_runs = len(set([figure1_run(a, args) for a in args.algos]
@@ -193,14 +198,14 @@ def main(argv: list[str] | None = None) -> list[Path]:
         bar.close()
         kept = sum(len(f.result()) for f in futures
                    if f.done() and not f.cancelled() and f.exception() is None)
-        fail(f"interrupted: kept the {kept} files of finished seeds in {args.out}; "
+        fail(f"interrupted: kept the {kept} files of finished seeds in {cli.rel(args.out)}; "
              "unfinished seeds wrote nothing", INTERRUPTED)
     finally:
         pool.shutdown(wait=True)
     bar.close()
     written = [path for files in done for path, _ in files]
     diverged = [d for files in done for _, ds in files for d in ds]
-    print(f"wrote {len(written)} files to {args.out}")
+    print(f"wrote {len(written)} file{'s' if len(written) != 1 else ''} to {cli.rel(args.out)}")
     if diverged:
         fail(f"{len(diverged)} run(s) diverged ({'; '.join(diverged[:3])}"
              f"{'; ...' if len(diverged) > 3 else ''}): their files keep the iterations before "

@@ -24,10 +24,12 @@ from numba import njit
 
 from test_func.exact import TWO, dot
 
-# The paper's setting (its run_toy.py).
+# The paper's setting. Seed 13 is the seed of the published Figures 1 and 4 (their trace starts
+# at 154.7 and every curve matches it, see published.py); the authors' run_toy.py seeds 17.
 DIM = 100
 ITERS = 100_000
-SEED = 17
+SEED = 13
+AUTHORS_SEED = 17
 GD_LR = 0.01
 ZO_LR = 0.001
 LAM = 0.1

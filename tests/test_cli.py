@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 
 from flatzero import cli
@@ -9,12 +10,12 @@ from flatzero import cli
 
 def parsers():
     from svm_logreg import plot as svm_plot
-    from svm_logreg import train
+    from svm_logreg import search, train
     from test_func import plot as toy_plot
     from test_func import run_toy
 
     out = [run_toy.build_parser(), toy_plot.build_parser(), train.build_parser("svm"),
-           svm_plot.build_parser()]
+           train.build_parser("logreg"), svm_plot.build_parser(), search.build_parser()]
     try:
         from roberta import train as roberta_train
     except ImportError:  # torch missing
@@ -67,3 +68,28 @@ def test_ctrl_c_is_one_line_and_status_130(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.run(main)
     assert exc.value.code == 130 and capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_seed_and_smoothing_types():
+    import argparse
+
+    assert cli.seed("0") == 0 and cli.seed(str(2**32 - 2)) == 2**32 - 2
+    for bad in ("-1", str(2**32 - 1), "1.5", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="a seed must be an integer"):
+            cli.seed(bad)
+    assert cli.MIN_LAM == np.sqrt(np.finfo(float).eps)
+    assert cli.smoothing("0.1") == 0.1 and cli.smoothing(str(cli.MIN_LAM)) == cli.MIN_LAM
+    for bad in ("1e-30", "1e-9", "0", "-0.1", "inf", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match="√ε"):
+            cli.smoothing(bad)
+    # the reason for the bound: below it x ± λu can equal x (1e-30), and the λ² term drowns
+    x = np.array([1.0, -0.5])
+    assert np.array_equal(x + 1e-30 * x, x)
+
+
+def test_rel_shows_repo_paths_relative():
+    from pathlib import Path
+
+    repo = Path(cli.__file__).resolve().parents[1]
+    assert cli.rel(repo / "assets" / "x.png") == "assets/x.png"
+    assert cli.rel("/elsewhere/x") == "/elsewhere/x"

@@ -78,8 +78,11 @@ def test_readme_block_is_replaced_between_its_markers_only(tmp_path):
 
     path = tmp_path / "README.md"
     path.write_text("top\n<!-- t:start -->\nold\n<!-- t:end -->\nbottom <!-- u:start -->\n")
-    readme.update(path, "t", "| new |\n")
+    assert readme.update(path, "t", "| new |\n") is True
     assert path.read_text() == ("top\n<!-- t:start -->\n| new |\n<!-- t:end -->\n"
                                 "bottom <!-- u:start -->\n")
+    mtime = path.stat().st_mtime_ns
+    assert readme.update(path, "t", "| new |") is False  # the same block: nothing written
+    assert path.stat().st_mtime_ns == mtime
     with pytest.raises(ValueError, match="u:end"):
         readme.update(path, "u", "x")

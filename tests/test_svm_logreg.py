@@ -185,6 +185,10 @@ def test_resplit_datasets_have_the_paper_sizes():
     ds = data.load("a5a-resplit")
     assert ds.X_train.shape == (6414, 123) and ds.X_test.shape == (26147, 123)
     assert "stand-in" in ds.source
+    # another permutation seed (search.py's candidate): same sizes, other rows, said so
+    other = data.load("a5a-resplit", resplit_seed=1)
+    assert other.X_train.shape == ds.X_train.shape and "permutation seed 1" in other.source
+    assert (other.X_train != ds.X_train).nnz > 0
 
 
 def fake_real_files(folder: Path, names=("a5a",)) -> None:
@@ -265,8 +269,11 @@ MALFORMED = "\n".join([_lines[0], _lines[1].replace("  ", " x "), *_lines[2:]]) 
     (["--algo", "adam"], "invalid choice", 2),
     (["--lr", "-1"], "--lr", 2),
     (["--max_iter", "0"], "--max_iter", 2),
-    (["--seed", "-1"], "--seed must be in", 2),
-    (["--seed", str(2**32)], "--seed must be in", 2),
+    (["--seed", "-1"], "a seed must be", 2),
+    (["--seed", str(2**32)], "a seed must be", 2),
+    (["--seed", str(2**32 - 1)], "2**32 − 2", 2),
+    (["--algo", "zo", "--lam", "1e-30"], "√ε", 2),
+    (["--algo", "zo", "--lam", "1e-9"], "--lam", 2),
     (["--out", "{file}"], "is a file, not a folder", 1),
     (["--out", "{file}/sub"], "is a file, not a folder", 1),
     (["--out", "/proc/flatzero-test"], "cannot write into /proc", 1),
@@ -318,7 +325,9 @@ def test_wrong_row_count_is_refused(tmp_path):
 def test_file_names_carry_every_setting_that_changes_the_numbers():
     paper = train.Config("svm")
     assert paper.file_name() == "zo_a5a_0.0001_0.05_29"  # the paper's names
-    assert train.Config("svm", "gd").file_name() == "gd_a5a_0.0001_29"
+    assert train.Config("svm", "gd").file_name() == "gd_a5a_0.001_29"  # the published GD lr
+    assert train.Config("svm", "gd", lr=1e-4).file_name() == "gd_a5a_0.0001_29"  # launcher's
+    assert train.Config("logreg").file_name(with_model=True) == "logreg_zo_a5a_0.01_0.1_29"
     variants = [paper, train.Config("svm", max_iter=500), train.Config("svm", n_params=20),
                 train.Config("svm", max_iter=500, n_params=20), train.Config("svm", seed=30),
                 train.Config("svm", lam=0.005), train.Config("svm", data="a5a-resplit")]
@@ -332,8 +341,9 @@ def test_cli_writes_the_paper_keys_and_is_deterministic(tmp_path, model, capsys)
     flags = ["--data", "a5a-resplit", "--max_iter", "15", "--n_params", "64", "--algo", "zo"]
     paths = [train.main(model, [*flags, "--out", str(tmp_path / run), "--quiet"])
              for run in ("a", "b")]
-    lr, lam = train.DEFAULTS[model]["lr"], train.DEFAULTS[model]["lam"]
-    assert paths[0].name == f"zo_a5a-resplit_{lr}_{lam}_29_it15_D64.json"
+    lr, lam = train.default_lr(model, "zo"), train.DEFAULTS[model]["lam"]
+    # outside the model's own res_{model} folder the name starts with the model
+    assert paths[0].name == f"{model}_zo_a5a-resplit_{lr}_{lam}_29_it15_D64.json"
     first, second = (read_json(p) for p in paths)
     assert set(first) == {*train.METRICS, "config"}
     assert all(len(first[k]) == 15 for k in train.METRICS)
@@ -345,9 +355,35 @@ def test_cli_writes_the_paper_keys_and_is_deterministic(tmp_path, model, capsys)
 
 def test_gd_file_name_has_no_lambda(tmp_path):
     path = train.main("svm", ["--data", "a5a-resplit", "--algo", "gd", "--max_iter", "2",
-                              "--n_params", "8", "--out", str(tmp_path), "--quiet"])
-    assert path.name == "gd_a5a-resplit_0.0001_29_it2_D8.json"
+                              "--n_params", "8", "--out", str(tmp_path / "res_svm"), "--quiet"])
+    assert path.name == "gd_a5a-resplit_0.001_29_it2_D8.json"
     assert read_json(path)["config"]["lam"] is None
+
+
+def test_svm_and_logreg_into_one_folder_keep_both_results(tmp_path):
+    flags = ["--data", "a5a-resplit", "--algo", "zo", "--lr", "0.01", "--lam", "0.1",
+             "--max_iter", "5", "--n_params", "8", "--out", str(tmp_path), "--quiet"]
+    paths = [train.main(model, flags) for model in ("svm", "logreg")]
+    assert [p.name for p in paths] == ["svm_zo_a5a-resplit_0.01_0.1_29_it5_D8.json",
+                                       "logreg_zo_a5a-resplit_0.01_0.1_29_it5_D8.json"]
+    assert [read_json(p)["config"]["model"] for p in paths] == ["svm", "logreg"]
+    # in the models' own folders, the paper's names (the folder says the model)
+    own = [train.main(m, [*flags[:-3], "--out", str(tmp_path / f"res_{m}"), "--quiet"])
+           for m in ("svm", "logreg")]
+    assert {p.name for p in own} == {"zo_a5a-resplit_0.01_0.1_29_it5_D8.json"}
+
+
+def test_the_default_lr_is_the_published_figures(tmp_path):
+    def lr(model, *flags):
+        return train.main(model, ["--data", "a5a-resplit", "--max_iter", "1", "--n_params", "4",
+                                  "--out", str(tmp_path), "--quiet", *flags])
+
+    assert read_json(lr("svm", "--algo", "gd"))["config"]["lr"] == 1e-3
+    assert read_json(lr("svm", "--algo", "sam"))["config"]["lr"] == 1e-3
+    assert read_json(lr("svm", "--algo", "zo"))["config"]["lr"] == 1e-4
+    assert read_json(lr("svm", "--algo", "gd", "--lr", "1e-4"))["config"]["lr"] == 1e-4
+    assert {read_json(lr("logreg", "--algo", a))["config"]["lr"] for a in train.optim.ALGOS} == {
+        0.01}
 
 
 def test_divergence_keeps_the_finite_iterations_and_fails(tmp_path, capsys):
@@ -356,7 +392,7 @@ def test_divergence_keeps_the_finite_iterations_and_fails(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         train.main("svm", [*flags, "--max_iter", "100"])
     assert exc.value.code == 1 and "not finite at iteration" in capsys.readouterr().err
-    rec = read_json(tmp_path / "gd_a5a-resplit_1000000.0_29_it100_D20.json")
+    rec = read_json(tmp_path / "svm_gd_a5a-resplit_1000000.0_29_it100_D20.json")
     k = rec["config"]["diverged_at_iter"]
     assert all(len(rec[m]) == k - 1 for m in train.METRICS)
     assert all(np.isfinite(rec[m]).all() for m in train.METRICS)  # nothing written as null
@@ -366,7 +402,7 @@ def test_divergence_keeps_the_finite_iterations_and_fails(tmp_path, capsys):
 
 
 def test_ctrl_c_writes_a_partial_result_beside_and_exits_130(tmp_path):
-    name = "zo_a5a-resplit_0.0001_0.05_29_it10000000_D20"
+    name = "svm_zo_a5a-resplit_0.0001_0.05_29_it10000000_D20"
     finished = tmp_path / f"{name}.json"
     finished.write_text('{"an": "earlier finished run"}')
     proc = subprocess.Popen([sys.executable, "svm_logreg/svm.py", "--data", "a5a-resplit",

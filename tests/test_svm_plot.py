@@ -1,6 +1,6 @@
 """svm_logreg/plot.py on real small runs (and edited copies): the paper's layout and the linear
 grid, the trace-vs-loss view, which runs share a curve, smoke settings kept out of assets/, the
-README tables, and one-line errors naming a bad file."""
+README tables, the published key points next to ours, and one-line errors naming a bad file."""
 
 import copy
 import shutil
@@ -10,7 +10,7 @@ import pytest
 
 from flatzero import plotting
 from flatzero.results import read_json, write_json
-from svm_logreg import plot, train
+from svm_logreg import plot, published, train
 
 SMALL = ["--max_iter", "12", "--n_params", "20"]
 
@@ -75,6 +75,9 @@ def test_paper_layout_grid_and_trace_loss(res, tmp_path, drawn):
                       "--layout", "grid"])
     assert grid[0].name == "svm-logreg-it12-D20-grid.png"
     assert {ax.get_xscale() for ax in drawn[0].axes} == {"linear"}
+    # one legend entry per line style: the two models' ZO curves look alike, so they share one
+    texts = [t.get_text() for t in drawn[0].legends[0].get_texts()]
+    assert texts == ["GD", "ZO (λ: SVM 0.05, logistic 0.1)"]
 
 
 def test_runs_with_other_settings_or_seeds_are_not_averaged(res, tmp_path, drawn, capsys):
@@ -89,7 +92,7 @@ def test_runs_with_other_settings_or_seeds_are_not_averaged(res, tmp_path, drawn
         return "zo_a5a-resplit_0.0005_0.05_29_it12_D20.json"
     root = edited(res, tmp_path, "zo_a5a-resplit_0.0001_0.05_29_it12_D20.json", other_lr)
     plot.main([*folders(root), *SMALL, "--out-dir", str(tmp_path), "--figures", "2"])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "skipped 2 runs: " in out and "1 with lr 0.0005 (not 0.0001)" in out
     assert "1 with max_iter 8 (not 12)" in out
     zo = read_json(res / "res_svm" / "zo_a5a-resplit_0.0001_0.05_29_it12_D20.json")
@@ -101,7 +104,7 @@ def test_runs_with_other_settings_or_seeds_are_not_averaged(res, tmp_path, drawn
     drawn.clear()
     plot.main([*folders(root), "--max_iter", "8", "--n_params", "20", "--out-dir",
                str(tmp_path), "--figures", "2"])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "with max_iter 12 (not 8)" in out and "no results for svm GD" in out
     line = labelled(drawn[0].subfigs[0].axes[0])["ZO (λ = 0.05)"]
     assert len(line.get_ydata()) == 8
@@ -123,7 +126,7 @@ def test_a_diverged_run_is_drawn_alone_and_an_interrupted_one_left_out(res, tmp_
         return "zo_a5a-resplit_0.0001_0.05_32_it12_D20.partial.json"
     root = edited(res, tmp_path, "zo_a5a-resplit_0.0001_0.05_29_it12_D20.json", interrupted)
     plot.main([*folders(root), *SMALL, "--out-dir", str(tmp_path), "--figures", "2"])
-    assert "1 interrupted (partial results)" in capsys.readouterr().out
+    assert "1 interrupted (partial results)" in capsys.readouterr().err
     lines = labelled(drawn[0].subfigs[0].axes[0])
     assert len(lines["ZO (λ = 0.05), seed 31: diverged at 6"].get_ydata()) == 5
     assert len(lines["ZO (λ = 0.05)"].get_ydata()) == 12
@@ -135,16 +138,24 @@ def test_smoke_settings_never_draw_into_assets(res, tmp_path, monkeypatch, capsy
     written = plot.main([*folders(res), *SMALL, "--figures", "2"])
     assert [p.parent for p in written] == [tmp_path / "smoke"]
     assert not (tmp_path / "assets").exists()
-    assert "assets/ are left as they are" in capsys.readouterr().out
+    assert "assets/ are left as they are" in capsys.readouterr().err
     paper = plot.build_parser().parse_args([])
     assert plot.figure_tag(paper, {29}) == "" and plot.figure_tag(paper, {29, 30}) == "-seeds29_30"
+    # the authors' launcher lr for the SVM's GD, and other drawing options, are not published
+    launcher = plot.build_parser().parse_args(["--svm-gd-lr", "1e-4"])
+    assert plot.figure_tag(launcher, {29}) == "-svmgdlr0.0001"
+    sam = plot.build_parser().parse_args(["--svm-sam-lr", "1e-4"])
+    assert plot.figure_tag(sam, {29}, "5") == "-svmsamlr0.0001"
+    assert plot.figure_tag(sam, {29}, "2") == ""  # Figure 2 draws no SAM
+    grid = plot.build_parser().parse_args(["--layout", "grid"])
+    assert plot.figure_tag(grid, {29}) == "-grid"
 
 
 def test_tables_come_from_the_json(res, tmp_path, capsys):
     plot.main([*folders(res), *SMALL, "--table"])
     out = capsys.readouterr().out
     rows = [r for r in out.splitlines() if r.startswith("| SVM | ")]
-    gd = read_json(res / "res_svm" / "gd_a5a-resplit_0.0001_29_it12_D20.json")
+    gd = read_json(res / "res_svm" / "gd_a5a-resplit_0.001_29_it12_D20.json")
     assert rows[0] == (f"| SVM | a5a-resplit | GD | {gd['train_loss'][-1]:.4g} | "
                        f"{100 * gd['test_acc'][-1]:.2f} % | {gd['train_hess'][0]:.4g} → "
                        f"{gd['train_hess'][-1]:.4g} |")
@@ -153,6 +164,38 @@ def test_tables_come_from_the_json(res, tmp_path, capsys):
     readme.write_text("a\n<!-- svm-table:start -->\nstale\n<!-- svm-table:end -->\nb\n")
     plot.main([*folders(res), *SMALL, "--table", "--readme", str(readme)])
     assert rows[0] in readme.read_text() and "stale" not in readme.read_text()
+
+
+def test_published_key_points_next_to_ours(res, tmp_path, capsys):
+    plot.main([*folders(res), *SMALL, "--compare-published"])
+    captured = capsys.readouterr()
+    rows = {tuple(c.strip() for c in line.split("|")[2:4]): line
+            for line in captured.out.splitlines() if line.startswith("| 2 |")}
+    assert len(rows) == len(published.KEY_POINTS) and "skipped" not in captured.out
+    gd = read_json(res / "res_svm" / "gd_a5a-resplit_0.001_29_it12_D20.json")
+    start = rows[("SVM a5a GD", "train_loss: value at the first iteration")]
+    assert f"| {gd['train_loss'][0]:.4g} |" in start  # ours, from the JSON
+    assert "a5a-resplit, seed 29, lr 0.001" in start
+    # a curve without runs (w5a was not run) is reported, not skipped
+    assert "no run" in rows[("SVM w5a GD", "train_loss: value at the last iteration")]
+
+    def shifted(start_loss, seed):
+        def edit(rec):
+            rec["config"]["seed"] = seed
+            rec["train_loss"][0] = start_loss
+            return f"gd_a5a-resplit_0.001_{seed}_it12_D20.json"
+        return edit
+
+    for seed, value, verdict in ((30, 57.5, "yes"), (31, 90.0, "**no**")):
+        root = edited(res, tmp_path / str(seed), "gd_a5a-resplit_0.001_29_it12_D20.json",
+                      shifted(value, seed))
+        plot.main([*folders(root), *SMALL, "--seeds", str(seed), "--compare-published"])
+        line = next(r for r in capsys.readouterr().out.splitlines()
+                    if "| SVM a5a GD | train_loss: value at the first iteration |" in r)
+        assert f"| {value:.4g} | {verdict} |" in line
+    plot.main([*folders(root), *SMALL, "--seeds", "31", "--compare-published", "--summary"])
+    summary = capsys.readouterr().out
+    assert "train_loss: value at the first iteration 90 (57.54)" in summary
 
 
 def _metrics(config="{}", last="[1, 2]") -> bytes:
