@@ -6,7 +6,7 @@ Source: the paper's Figure 3 (arXiv 2506.05454; the authors' file authors-robert
 TREC (K = 32), rows train loss (log), train Hessian trace (log) and test accuracy, against log
 steps; GD blue dashed, ZO red. The SST-2 K = 256 curves end at 5 × 10⁴ steps, the others at 10⁵.
 
-Read with ``python tools/read_published.py --figures DIR --only roberta --python`` (its
+Read with ``python -m flatzero.read_published --figures DIR --only roberta --python`` (its
 docstring gives the method): axes calibrated from the tick marks' pixels (x: 10¹, 10³, 10⁵;
 y: the labelled ticks), curves found by colour. ``lo``–``hi`` is the plotting accuracy: the
 values the drawn pixels can stand for (lines are 9 px wide), widened by 2 px; where curves touch,

@@ -5,7 +5,7 @@ Source: the paper's Figure 2 (arXiv 2506.05454; the authors' file authors-svm-lo
 and w5a, rows train loss (linear), train Hessian trace (log; labels ×10³ for the SVMs, ×10² for
 logistic regression) and test accuracy, against log iterations 1–10⁴; GD blue dashed, ZO red.
 
-Read with ``python tools/read_published.py --figures DIR --only svm-logreg --python`` (its
+Read with ``python -m flatzero.read_published --figures DIR --only svm-logreg --python`` (its
 docstring gives the method): axes calibrated from the tick marks' pixels (x: 10¹ and 10³; y:
 the labelled ticks, and on the log trace axes the minor ticks too), curves found by colour.
 ``lo``–``hi`` is the plotting accuracy: the values the drawn pixels can stand for (lines are

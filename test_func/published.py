@@ -5,7 +5,7 @@ file authors-test-func.png, 2238 × 896 px, not part of this repo): panel (a) "C
 ZO." (Figure 1: GD, ZO (λ → 0), ZO) and panel (b) "Effect of λ." (Figure 4: ZO with λ = 0.01,
 0.05, 0.1), each with the loss (log) above the trace of the Hessian, against log iterations.
 
-Read with ``python tools/read_published.py --figures DIR --only test-func --python`` (its
+Read with ``python -m flatzero.read_published --figures DIR --only test-func --python`` (its
 docstring gives the method): axes calibrated from the tick marks' pixels (x: the six decades
 10⁰–10⁵; loss: 10⁻⁹ and 10⁻²⁰ in (a), 10⁻⁵ and 10⁻¹³ in (b); trace: 50, 100, 150), curves found
 by colour (GD / λ = 0.01 blue, ZO (λ → 0) / λ = 0.05 orange, ZO / λ = 0.1 green). ``lo``–``hi``

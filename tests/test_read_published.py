@@ -1,15 +1,11 @@
-"""tools/read_published.py, the reading of key points off a figure's PNG, on a figure drawn here
+"""flatzero/read_published.py, the reading of key points off a figure's PNG, on a figure drawn here
 with known curves: what it reads must be the drawn values, within its stated accuracy."""
-
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import pngaxes
-import read_published as rp
+from flatzero import pngaxes
+from flatzero import read_published as rp
 
 RED, BLUE = (234, 51, 35), (0, 0, 245)
 

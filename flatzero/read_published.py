@@ -1,8 +1,8 @@
 """Read the key points of the paper's published figures off their PNGs (how the constants of
 test_func/published.py, svm_logreg/published.py and roberta/published.py were obtained).
 
-    python tools/read_published.py --figures DIR            # every figure, as a table
-    python tools/read_published.py --figures DIR --python   # as the KeyPoint lines of published.py
+    python -m flatzero.read_published --figures DIR           # every figure, as a table
+    python -m flatzero.read_published --figures DIR --python  # as published.py lines
 
 DIR holds the authors' PNGs (authors-test-func.png, authors-svm-logreg.png, authors-roberta.png:
 the figures of arXiv 2506.05454 as published; they are not part of this repo). Needs numpy and
@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pngaxes as P
+from flatzero import pngaxes as P
 
 BLUE_T, ORANGE_T, GREEN_T = (86, 137, 247), (241, 155, 56), (102, 192, 76)  # test functions
 BLUE, RED = (0, 0, 245), (234, 51, 35)  # SVM / logistic regression and RoBERTa: GD, ZO
