@@ -182,7 +182,7 @@ def positive_or_none(text: str) -> float | None:
     return None if text.lower() == "none" else positive_float(text)
 
 
-def add_fields(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_fields(parser: argparse.ArgumentParser, cls: type) -> argparse.ArgumentParser:
     """One ``--field-name`` flag per field of the dataclass ``cls``: the field's default is the
     flag's, and its metadata gives the help (``help``) and, where the default's type is not
     enough, a validating ``type`` and ``choices``. Booleans (default False) are switches."""
@@ -196,6 +196,7 @@ def add_fields(parser: argparse.ArgumentParser, cls: type) -> None:
             if "choices" in meta:
                 kwargs["choices"] = meta["choices"]
         parser.add_argument("--" + f.name.replace("_", "-"), **kwargs)
+    return parser
 
 
 def from_args(cls: type, args: argparse.Namespace):

@@ -437,9 +437,14 @@ class Folder:
                 signal.signal(s, h)
 
     def files(self, config: Mapping[str, Any], log: Sequence[Mapping[str, Any]],
-              identity: Mapping[str, Any]) -> Files:
+              identity: Mapping[str, Any], wandb: bool = False) -> Files:
+        """The run's files (a context manager), started from ``log`` (a resumed run's); with
+        ``wandb``, the records go to Weights & Biases too."""
         config = {**config, **({"machine_changes": self.moved} if self.moved else {})}
-        return Files(self, config, log, identity)
+        files = Files(self, config, log, identity)
+        if wandb:
+            files.start_wandb(f"flatzero-{config['task']}")
+        return files
 
 
 class Files:
@@ -501,6 +506,12 @@ class Files:
     def close(self) -> None:
         if self.wandb is not None:
             self.wandb.finish()
+
+    def __enter__(self) -> Files:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def summary(rec: Mapping[str, Any], path: Path) -> str:

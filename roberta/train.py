@@ -66,9 +66,8 @@ class Config:
                           "processes (torchrun) at most rows/N so that every rank has chunks",
                           type=positive_int, short="chunk")
     max_length: int = arg(128, "prompt length limit", type=positive_int, short="len")
-    trace_every: int = arg(500, "estimate the Hessian trace every N steps (0: never); an "
-                           "estimate costs about --trace-samples ZO steps, so the default adds "
-                           "≈ 30%% to a ZO run and the paper's cadence (100) doubles it",
+    trace_every: int = arg(500, "estimate the Hessian trace every N steps (0: never); one costs "
+                           "about --trace-samples ZO steps (the authors': every 100)",
                            type=nonneg_int, short="trace")
     trace_samples: int = arg(100, "samples per trace estimate (at least 2: its standard error)",
                              type=trace.sample_count, short="samples")
@@ -76,10 +75,9 @@ class Config:
                              short="delta")
     trace_estimator: str = arg("zo", "zo: antithetic function values; hutchinson: double "
                                "backward", choices=trace.ESTIMATORS, short="")
-    trace_dtype: str = arg("auto", "precision of the zo trace estimate: float64, or float32 "
-                           "with its rounding floor added to the standard error; auto: float64 "
-                           "where the device has full-rate FP64 (CPUs, P100, V100, A100, H100)",
-                           choices=trace.DTYPES, short="")
+    trace_dtype: str = arg("auto", "the zo trace estimate in float64, or in float32 with its "
+                           "rounding floor in the s.e.; auto: float64 where FP64 is fast (CPUs, "
+                           "A100, H100...)", choices=trace.DTYPES, short="")
     max_grad_norm: float | None = arg(1.0, "GD gradient clipping (the HF trainer's default), "
                                       "or 'none'", type=cli.positive_or_none, short="clip",
                                       only="gd")
@@ -96,11 +94,9 @@ def default_out(cfg: Config) -> Path:
     """The paper's ``<task>-k<K>-<algo>-seed<seed>``, then every setting that differs from the
     paper's and changes the numbers (a smoke run never lands in a real run's folder)."""
     paper = Config(task=cfg.task, k=cfg.k, seed=cfg.seed, algo=cfg.algo)
-    name = runfolder.folder_name(f"{cfg.task}-k{cfg.k}-{cfg.algo}-seed{cfg.seed}", cfg, paper)
-    return RUNS / name
+    return RUNS / runfolder.folder_name(f"{cfg.task}-k{cfg.k}-{cfg.algo}-seed{cfg.seed}", cfg,
+                                        paper)
 
-
-# --- data -------------------------------------------------------------------------------------
 
 @dataclass
 class State:
@@ -115,7 +111,7 @@ class State:
     wall_time_s: float
 
 
-# --- the steps, the trace estimate, a record ----------------------------------------------
+# --- the data, the steps, the trace estimate, a record ------------------------------------------
 
 class Trainer:
     """The data on the device, the network and what a step and a record compute. Under torchrun
@@ -197,12 +193,11 @@ def train(trainer: Trainer, state: State, files: runfolder.Files, stop: Callable
     step_times: list[float] = []
     try:
         while True:
-            final = step >= cfg.steps
+            state.step, final = step, step >= cfg.steps
             due = {"test": step % cfg.test_every == 0 or final,
                    "trace_due": bool(cfg.trace_every) and step % cfg.trace_every == 0,
                    "dev": step % cfg.eval_steps == 0 or final}
             if any(due.values()) and step != recorded:
-                state.step = step
                 rec = trainer.record(state, **due, step_time=float(np.mean(step_times))
                                      if step_times else math.nan, wall=time.perf_counter() - origin)
                 step_times = []
@@ -213,10 +208,9 @@ def train(trainer: Trainer, state: State, files: runfolder.Files, stop: Callable
             if final:
                 return state
             if code := stop():  # a signal: checkpoint here, then stop (runfolder.Folder)
-                state.step, state.wall_time_s = step, time.perf_counter() - origin
+                state.wall_time_s = time.perf_counter() - origin
                 files.stop(code, trainer.net.mlm, state)
             t0 = time.perf_counter()
-            state.step = step
             loss = trainer.step(state, trainer.next_batch(state))
             step_times.append(time.perf_counter() - t0)
             if not math.isfinite(loss):
@@ -263,23 +257,19 @@ def run(cfg: Config, opts: runfolder.Options) -> Path:
             state = State(**folder.resume(net.mlm, identity, FIXED, cfg.steps))
         config = {**identity, "trace_precision": trace_dtype, "n_train": n,
                   "n_params": sum(p.numel() for p in trainer.params)}
-        files = folder.files(config, state.log, identity)
-        if opts.wandb:
-            files.start_wandb(f"flatzero-{cfg.task}")
-        try:
-            with folder.stopping() as stop:
-                state = train(trainer, state, files, stop, opts.resume, not opts.quiet)
-        finally:
-            files.close()
+        with folder.files(config, state.log, identity, opts.wandb) as files, \
+                folder.stopping() as stop:
+            state = train(trainer, state, files, stop, opts.resume, not opts.quiet)
     if world.main:
         print(runfolder.summary(state.log[-1], out / "result.json"))
     return out / "result.json"
 
 
 def build_parser() -> cli.Parser:
+    """One flag per field of Config and of runfolder.Options, with its default and help."""
     parser = cli.Parser(prog="train.py", description=__doc__.split("\n\n")[0])
-    cli.add_fields(parser, Config)
-    cli.add_fields(parser, runfolder.Options)
+    for settings in (Config, runfolder.Options):
+        cli.add_fields(parser, settings)
     return parser
 
 
