@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from flatzero import cli, plotting
+from flatzero import cli, plotting, readme
 from flatzero import runs as runlib
 from flatzero.cli import Parser, check_out_file, fail, nonneg_int
 from flatzero.results import ResultError, read_result
@@ -41,6 +41,8 @@ REPO = HERE.parent
 ROWS = (("train_loss", "train loss"), ("trace", "Hessian trace (symlog)"),
         ("test_acc", "test accuracy"))
 ORDER = {"SST-2": 0, "sst-5": 1, "trec": 2}
+PUBLISHED_SEED = 42  # the split and training seed of the paper's Figure 3 (its launchers' SEED)
+COMPARE = "roberta-published"
 # Keys every curve label shows anyway.
 ALGO_KEYS = ("algo", "lr")
 # What a log record may hold as numbers (null: a NaN, which JSON cannot store).
@@ -378,6 +380,50 @@ def draw_group(axes, col: int, where: str, grp: runlib.Group, others: list[str],
     return kinds
 
 
+# --- tables: the published key points, each run's numbers ---------------------------------------
+
+def compare_published(runs: list[runlib.Run], summary: bool) -> str:
+    """The published Figure 3's key points next to ours, measured on the finished runs at the
+    paper's settings and the published seed (roberta/published.py)."""
+    from flatzero import keypoints
+    from roberta import published
+
+    logs, settings = {}, {}
+    for run in runs:
+        c = run.config
+        if run.seed != PUBLISHED_SEED or status(run) != "finished" or paper_differences([run]):
+            continue
+        curve = published.curve_name(c["task"], c["k"], c["algo"])
+        logs[curve] = run.result["log"]
+        settings[curve] = f"seed {run.seed}, lr {c['lr']:g}, {c['steps']} steps"
+    rows = published.compare(logs, settings)
+    return keypoints.summary(rows) if summary else keypoints.table(rows)
+
+
+def _span(values: list) -> str:
+    nums = [v for v in values if _number(v)]
+    return "—" if not nums else f"{nums[0]:.4g} → {nums[-1]:.4g}"
+
+
+def table(runs: list[runlib.Run]) -> str:
+    """Markdown: per run, the train loss, trace ± s.e. and test accuracy from its first record
+    to its last."""
+    out = ["| run | model | lr | steps | train loss | trace ± s.e. (first → last estimate) | "
+           "test accuracy (range) |", "|---|---|---|---|---|---|---|"]
+    for run in sorted(runs, key=lambda r: (r.config["task"], r.config["k"], r.config["algo"],
+                                           r.seed)):
+        c, log = run.config, run.result["log"]
+        traces = [r for r in log if _number(r.get("trace"))]
+        trace = " → ".join(f"{r['trace']:.4g} ± {r.get('trace_stderr') or float('nan'):.2g}"
+                           for r in traces[:1] + traces[-1:]) if traces else "—"
+        accs = [r["test_acc"] for r in log if _number(r.get("test_acc"))]
+        acc = f"{min(accs):.4f} – {max(accs):.4f}" if accs else "—"
+        out.append(f"| {c['task']} K = {c['k']}, {c['algo'].upper()}, seed {run.seed} | "
+                   f"{Path(str(c['model'])).name} | {c['lr']:g} | {log[-1]['step']} | "
+                   f"{_span([r.get('train_loss') for r in log])} | {trace} | {acc} |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> Path:
     p = Parser(prog="plot.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=Path, nargs="+", default=[HERE / "runs"],
@@ -392,14 +438,43 @@ def main(argv: list[str] | None = None) -> Path:
                    help=f"figure title (default: '{PAPER_TITLE}' at the paper's settings, else "
                         "one that says what differs); the model and its parameter count are "
                         "added below it")
+    p.add_argument("--compare-published", action="store_true",
+                   help="instead of drawing: the published Figure 3's key points next to ours "
+                        f"(the runs at the paper's settings, seed {PUBLISHED_SEED}; none: 'no "
+                        "run')")
+    p.add_argument("--summary", action="store_true",
+                   help="with --compare-published: one line per curve")
+    p.add_argument("--table", action="store_true",
+                   help="instead of drawing: each run's numbers (start → end) as a table")
+    p.add_argument("--readme", type=Path,
+                   help="with --compare-published or --table: write it into this file between "
+                        f"its markers ({COMPARE}[-summary], or --marker)")
+    p.add_argument("--marker", help="with --readme: the markers' name")
     args = p.parse_args(argv)
+    if args.compare_published and args.table:
+        p.error("--compare-published and --table print different tables; give one")
+    if (args.readme or args.marker) and not (args.compare_published or args.table):
+        p.error("--readme and --marker go with --compare-published or --table")
+    if args.summary and not args.compare_published:
+        p.error("--summary goes with --compare-published")
+    if args.table and not args.marker and args.readme:
+        p.error("--table --readme needs --marker")
     if args.out is not None:
         check_out_file(args.out, suffixes=(".png", ".pdf", ".svg"))
-    runs = [r for r in load(args.runs) if args.seeds is None or r.seed in args.seeds]
+    runs = [r for r in load([r for r in args.runs if r.exists()] if args.compare_published
+                            else args.runs) if args.seeds is None or r.seed in args.seeds]
+    if args.compare_published:
+        text = compare_published(without_duplicates(runs), args.summary)
+        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
+                    args.readme)
+        return args.readme
     if not runs:
         fail(f"no result.json{f' of seeds {args.seeds}' if args.seeds else ''} in "
              f"{' '.join(shown(p) for p in args.runs)}; run roberta/examples/fig3.sh first")
     runs = without_duplicates(runs)
+    if args.table:
+        readme.emit(table(runs), args.marker or "", args.readme)
+        return args.readme
     for run in runs:
         if nulls := null_values(run):
             note(f"{run.name}: null (NaN in result.json) {nulls}: a gap in its curves")

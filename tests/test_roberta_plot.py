@@ -432,3 +432,31 @@ def test_a_single_run_folder_draws_beside_itself(runs, tmp_path, drawn, assets):
     folder = tmp_path / "runs"
     copy_run(runs / "zo", folder / "zo", lambda r: None)  # tiny-random: not the paper's
     assert plot.main(["--runs", str(folder / "zo")]) == folder / "roberta.png"
+
+
+# --- tables: the published key points, each run's numbers ----------------------------------------
+
+def test_compare_published_measures_the_papers_runs_of_seed_42(runs, tmp_path, capsys):
+    """A finished run at the paper's settings and seed 42 is measured against the published
+    curve (a tiny run is far off it); another seed, or no run at all, is 'no run'."""
+    folder = tmp_path / "runs"
+    for seed in (42, 13):
+        copy_run(runs / "zo", folder / f"zo-{seed}",
+                 papers(task="SST-2", k=32, seed=seed, steps=100_000))
+    plot.main(["--runs", str(folder), "--compare-published", "--summary"])
+    rows = {line.split("|")[2].strip(): line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| 3 |")}
+    assert len(rows) == 8 and "no run" in rows["SST-2 K=32 GD"]
+    ours = rows["SST-2 K=32 ZO"]
+    assert "no run" not in ours and "/ 6" in ours and "train_loss" in ours  # off, and said so
+    plot.main(["--runs", str(tmp_path / "nothing-here"), "--compare-published"])
+    assert capsys.readouterr().out.count("no run") == 45  # every published key point
+
+
+def test_the_runs_table_is_read_from_their_logs(runs, capsys):
+    plot.main(["--runs", str(runs / "gd"), "--table"])
+    row = next(ln for ln in capsys.readouterr().out.splitlines() if "GD" in ln)
+    log = read_json(runs / "gd" / "result.json")["log"]
+    trace = [r for r in log if "trace" in r]
+    assert f"{log[0]['train_loss']:.4g} → {log[-1]['train_loss']:.4g}" in row
+    assert f"{trace[-1]['trace']:.4g} ± {trace[-1]['trace_stderr']:.2g}" in row
