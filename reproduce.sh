@@ -8,7 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export PYTHON=${PYTHON:-python}
 # The published figures' runs only: a SEEDS, ITERS, STEP, ... left in the environment would draw
 # elsewhere.
-unset SEEDS ITERS DIM LAM LAMS LOG_POINTS OUT STEP N_PARAMS EVAL_STEP TRACE_EVERY SVM_GD_LR
+unset SEEDS ITERS DIM LAM LAMS LOG_POINTS OUT STEP N_PARAMS EVAL_STEP TRACE_EVERY SVM_GD_LR \
+    SVM_SAM_LR
 timed() {  # timed CMD...: run it, then say how long it took
     local start=$SECONDS
     "$@"
@@ -42,7 +43,7 @@ timed "$PYTHON" "$ROOT/svm_logreg/search.py" --rerun --readme "$ROOT/docs/svm_lo
 echo "== RoBERTa on a CPU: the mechanics demo (a random tiny model, not Figure 3) =="
 timed bash "$ROOT/roberta/examples/cpu-demo.sh"
 
-echo "== Generated tables, from the JSON: README.md, docs/toy.md, docs/svm_logreg.md =="
+echo "== Generated tables, from the JSON: README.md and docs/ =="
 TOY=("$PYTHON" "$ROOT/test_func/plot.py")
 SVM=("$PYTHON" "$ROOT/svm_logreg/plot.py")
 "${TOY[@]}" --compare-published --seeds 13 --summary --readme "$ROOT/README.md"
@@ -57,4 +58,10 @@ SVM=("$PYTHON" "$ROOT/svm_logreg/plot.py")
 "${SVM[@]}" --table --seeds 29 --readme "$ROOT/docs/svm_logreg.md"
 "${SVM[@]}" --table --seeds 29 --svm-sam-lr 1e-4 --readme "$ROOT/docs/svm_logreg.md" \
     --marker svm-table-sam-launcher
+ROBERTA=("$PYTHON" "$ROOT/roberta/plot.py")
+"${ROBERTA[@]}" --runs "$ROOT/roberta/runs/cpu-demo" --table --readme "$ROOT/docs/roberta.md" \
+    --marker roberta-demo-table
+# Figure 3 needs a GPU: without its runs these tables list the published key points alone.
+"${ROBERTA[@]}" --compare-published --summary --readme "$ROOT/README.md"
+"${ROBERTA[@]}" --compare-published --readme "$ROOT/docs/roberta.md"
 echo "done in $SECONDS s"
