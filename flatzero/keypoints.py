@@ -151,7 +151,7 @@ def table(rows: Sequence[Row]) -> str:
         k = r.kp
         out.append(f"| {k.figure} | {k.curve} | {k.describe()} | {fmt(k.published, k.kind)} "
                    f"({fmt(k.lo, k.kind)} to {fmt(k.hi, k.kind)}) | {fmt(r.ours, k.kind)} | "
-                   f"{'yes' if r.ok else '**no**'} | {r.setting} |")
+                   f"{'—' if r.ours is None else 'yes' if r.ok else '**no**'} | {r.setting} |")
     return "\n".join(out)
 
 
