@@ -403,8 +403,8 @@ def build_parser() -> Parser:
                    default=[HERE / "res_svm", HERE / "res_logreg"], help="result folders")
     p.add_argument("--figures", nargs="+", choices=FIGURES, default=list(FIGURES),
                    help="figures to draw")
-    p.add_argument("--seeds", type=seed, nargs="+",
-                   help="seeds to draw (default: every seed found with these settings)")
+    p.add_argument("--seeds", type=seed, nargs="+", default=[PAPER_SEED],
+                   help="seeds to draw, as svm.py's / logreg.py's (the paper's)")
     p.add_argument("--max_iter", type=positive_int, default=PAPER_ITERS,
                    help="draw the runs of this many iterations")
     p.add_argument("--n_params", type=positive_int, default=PAPER_D,

@@ -32,20 +32,25 @@ say_data() {
 # on a5a and w5a for every seed, JOBS at a time; fails if any run fails. Each run prints one line
 # when it ends (a single write, so parallel runs never interleave).
 run_grid() {
-    local py seeds=${SEEDS:-29} step=${STEP:-10000} n_params=${N_PARAMS:-10000} a w spec n
+    local py a w spec n seed_flags=("") settings=""
     py=$(printf %q "${PYTHON:-python}")
     JOBS=${JOBS:-2}
     a=$(pick_data a5a); w=$(pick_data w5a)
     say_data "$a"; say_data "$w"
     mapfile -t specs
-    # shellcheck disable=SC2086  # seeds is a list
-    n=$(( ${#specs[@]} * 2 * $(set -- $seeds; echo $#) ))
-    echo "$n runs of $step iterations (D = $n_params), $JOBS at a time; one line per finished run:"
+    if [[ -n ${SEEDS:-} ]]; then  # else the runners' default seed
+        seed_flags=()
+        for seed in $SEEDS; do seed_flags+=("--seed $seed"); done
+    fi
+    [[ -z ${STEP:-} ]] || settings+=" --max_iter $STEP"
+    [[ -z ${N_PARAMS:-} ]] || settings+=" --n_params $N_PARAMS"
+    n=$(( ${#specs[@]} * 2 * ${#seed_flags[@]} ))
+    echo "$n runs, $JOBS at a time; one line per finished run:"
     for data in $a $w; do
-        for seed in $seeds; do
+        for seed in "${seed_flags[@]}"; do
             for spec in "${specs[@]}"; do
-                echo "$py $(printf %q "$HERE/${spec%% *}") ${spec#* } --data $data --seed $seed" \
-                     "--max_iter $step --n_params $n_params --quiet"
+                echo "$py $(printf %q "$HERE/${spec%% *}") ${spec#* } --data $data $seed" \
+                     "$settings --quiet"
             done
         done
     done | xargs -d '\n' -P "$JOBS" -I{} bash -c '{}'
@@ -54,10 +59,12 @@ run_grid() {
 # plot_figures 2 trace-loss: draw these figures from the runs of the same SEEDS, STEP, N_PARAMS,
 # SVM_GD_LR and SVM_SAM_LR.
 plot_figures() {
-    local lr=()
-    [[ -n "${SVM_GD_LR:-}" ]] && lr=(--svm-gd-lr "$SVM_GD_LR")
-    [[ -n "${SVM_SAM_LR:-}" ]] && lr+=(--svm-sam-lr "$SVM_SAM_LR")
-    # shellcheck disable=SC2086  # SEEDS is a list
-    "${PYTHON:-python}" "$HERE/plot.py" --figures "$@" --seeds ${SEEDS:-29} \
-        --max_iter "${STEP:-10000}" --n_params "${N_PARAMS:-10000}" "${lr[@]}"
+    local flags=()
+    # shellcheck disable=SC2206  # SEEDS is a list
+    [[ -z ${SEEDS:-} ]] || flags+=(--seeds $SEEDS)
+    [[ -z ${STEP:-} ]] || flags+=(--max_iter "$STEP")
+    [[ -z ${N_PARAMS:-} ]] || flags+=(--n_params "$N_PARAMS")
+    [[ -z ${SVM_GD_LR:-} ]] || flags+=(--svm-gd-lr "$SVM_GD_LR")
+    [[ -z ${SVM_SAM_LR:-} ]] || flags+=(--svm-sam-lr "$SVM_SAM_LR")
+    "${PYTHON:-python}" "$HERE/plot.py" --figures "$@" "${flags[@]}"
 }

@@ -9,15 +9,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON=${PYTHON:-python}
-SEEDS=${SEEDS:-13}
-ITERS=${ITERS:-100000}
-DIM=${DIM:-100}
-LAM=${LAM:-0.1}
-LOG_POINTS=${LOG_POINTS:-0}
-OUT=${OUT:-$HERE/res}
-SETTINGS=(--iters "$ITERS" --dim "$DIM" --lam "$LAM" --log-points "$LOG_POINTS" --algos GD ZO DD)
-
-# shellcheck disable=SC2086  # SEEDS is a list
-"$PYTHON" "$HERE/run_toy.py" --out "$OUT" --seeds $SEEDS "${SETTINGS[@]}" --lams
-# shellcheck disable=SC2086
-"$PYTHON" "$HERE/plot.py" --res "$OUT" --seeds $SEEDS "${SETTINGS[@]}" --figures 1
+# shellcheck source=test_func/env-flags.sh
+source "$HERE/env-flags.sh"
+"$PYTHON" "$HERE/run_toy.py" "${RUN[@]}" --algos GD ZO DD --lams
+"$PYTHON" "$HERE/plot.py" "${PLOT[@]}" --figures 1

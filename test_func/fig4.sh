@@ -9,16 +9,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON=${PYTHON:-python}
-SEEDS=${SEEDS:-13}
-ITERS=${ITERS:-100000}
-DIM=${DIM:-100}
-LAMS=${LAMS:-0.1 0.05 0.01}
-LOG_POINTS=${LOG_POINTS:-0}
-OUT=${OUT:-$HERE/res}
-# shellcheck disable=SC2206  # LAMS is a list
-SETTINGS=(--iters "$ITERS" --dim "$DIM" --lams $LAMS --log-points "$LOG_POINTS")
-
-# shellcheck disable=SC2086  # SEEDS is a list
-"$PYTHON" "$HERE/run_toy.py" --out "$OUT" --seeds $SEEDS "${SETTINGS[@]}" --algos
-# shellcheck disable=SC2086
-"$PYTHON" "$HERE/plot.py" --res "$OUT" --seeds $SEEDS "${SETTINGS[@]}" --figures 4 theory
+# shellcheck source=test_func/env-flags.sh
+source "$HERE/env-flags.sh"
+"$PYTHON" "$HERE/run_toy.py" "${RUN[@]}" --algos
+"$PYTHON" "$HERE/plot.py" "${PLOT[@]}" --figures 4 theory

@@ -91,7 +91,8 @@ def test_runs_with_other_settings_or_seeds_are_not_averaged(res, tmp_path, drawn
         rec["config"]["lr"] = 5e-4
         return "zo_a5a-resplit_0.0005_0.05_29_it12_D20.json"
     root = edited(res, tmp_path, "zo_a5a-resplit_0.0001_0.05_29_it12_D20.json", other_lr)
-    plot.main([*folders(root), *SMALL, "--out-dir", str(tmp_path), "--figures", "2"])
+    plot.main([*folders(root), *SMALL, "--out-dir", str(tmp_path), "--figures", "2",
+               "--seeds", "29", "30"])
     out = capsys.readouterr().err
     assert "skipped 2 runs: " in out and "1 with lr 0.0005 (not 0.0001)" in out
     assert "1 with max_iter 8 (not 12)" in out
@@ -102,8 +103,8 @@ def test_runs_with_other_settings_or_seeds_are_not_averaged(res, tmp_path, drawn
     assert "seeds 29, 30: ZO (λ = 0.05)" in title and "seed 29: GD" in title
     # The 8-iteration run is drawn on its own, with its settings; the 12-iteration ones are not.
     drawn.clear()
-    plot.main([*folders(root), "--max_iter", "8", "--n_params", "20", "--out-dir",
-               str(tmp_path), "--figures", "2"])
+    plot.main([*folders(root), "--seeds", "29", "30", "--max_iter", "8", "--n_params", "20",
+               "--out-dir", str(tmp_path), "--figures", "2"])
     out = capsys.readouterr().err
     assert "with max_iter 12 (not 8)" in out and "no results for svm GD" in out
     line = labelled(drawn[0].subfigs[0].axes[0])["ZO (λ = 0.05)"]
@@ -125,7 +126,8 @@ def test_a_diverged_run_is_drawn_alone_and_an_interrupted_one_left_out(res, tmp_
             rec[m] = rec[m][:3]
         return "zo_a5a-resplit_0.0001_0.05_32_it12_D20.partial.json"
     root = edited(res, tmp_path, "zo_a5a-resplit_0.0001_0.05_29_it12_D20.json", interrupted)
-    plot.main([*folders(root), *SMALL, "--out-dir", str(tmp_path), "--figures", "2"])
+    plot.main([*folders(root), *SMALL, "--out-dir", str(tmp_path), "--figures", "2",
+               "--seeds", "29", "31", "32"])
     assert "1 interrupted (partial results)" in capsys.readouterr().err
     lines = labelled(drawn[0].subfigs[0].axes[0])
     assert len(lines["ZO (λ = 0.05), seed 31: diverged at 6"].get_ydata()) == 5
