@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One logistic-regression run, as the paper's launcher: env overrides TASK, LR, LAM, ALGO, STEP,
-# SEED; any extra arguments go to logreg.py (e.g. --wandb, --out DIR, --n_params 10000).
+# One logistic-regression run as the authors' train_logreg.sh, with its values (logreg.py's
+# defaults too). Env overrides TASK, LR, LAM, ALGO, STEP, SEED; extra arguments go to logreg.py.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TASK=${TASK:-a5a}
