@@ -63,12 +63,6 @@ def note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
-def shown(path: Path) -> str:
-    """``path`` relative to the repo when inside it, else as given."""
-    full = path.resolve()
-    return str(full.relative_to(REPO)) if full.is_relative_to(REPO) else str(path)
-
-
 # --- reading ------------------------------------------------------------------------------------
 
 def result_files(paths: list[Path]) -> list[Path]:
@@ -134,18 +128,18 @@ def load(paths: list[Path]) -> list[runlib.Run]:
         try:
             res = read_result(path, ("config", "log"))
         except ResultError as exc:
-            fail(str(exc).replace(str(path), shown(path)))
+            fail(str(exc).replace(str(path), cli.rel(path)))
         problem = config_problem(res)
         if problem:
-            fail(f"{shown(path)} is not a roberta/train.py result ({problem})")
+            fail(f"{cli.rel(path)} is not a roberta/train.py result ({problem})")
         problem = record_problem(res["log"])
         if problem:
-            fail(f"{shown(path)} is not a whole result: {problem}; move it out of the folder or "
+            fail(f"{cli.rel(path)} is not a whole result: {problem}; move it out of the folder or "
                  "rerun the run that wrote it")
         if res["log"]:
-            runs.append(runlib.Run(shown(path.parent), res, res["config"]))
+            runs.append(runlib.Run(cli.rel(path.parent), res, res["config"]))
         else:
-            note(f"skipped {shown(path)}: no log records yet")
+            note(f"skipped {cli.rel(path)}: no log records yet")
     return runs
 
 
@@ -470,7 +464,7 @@ def main(argv: list[str] | None = None) -> Path:
         return args.readme
     if not runs:
         fail(f"no result.json{f' of seeds {args.seeds}' if args.seeds else ''} in "
-             f"{' '.join(shown(p) for p in args.runs)}; run roberta/examples/fig3.sh first")
+             f"{' '.join(cli.rel(p) for p in args.runs)}; run roberta/examples/fig3.sh first")
     runs = without_duplicates(runs)
     if args.table:
         readme.emit(table(runs), args.marker or "", args.readme)
@@ -488,11 +482,11 @@ def main(argv: list[str] | None = None) -> Path:
             details = "; ".join(f"{k} {', '.join(v)} (paper: {', '.join(w)})"
                                 for k, (v, w) in diffs.items())
             note(f"these runs are not at the paper's settings ({details}): drawing beside them "
-                 f"into {shown(out)}, not assets/{PNG} (--out chooses)")
+                 f"into {cli.rel(out)}, not assets/{PNG} (--out chooses)")
         elif running:
             note(f"{len(running)} run(s) still running ({', '.join(running[:2])}"
                  f"{', ...' if len(running) > 2 else ''}): drawing beside them into "
-                 f"{shown(out)}; assets/{PNG} holds finished runs only (--out chooses)")
+                 f"{cli.rel(out)}; assets/{PNG} holds finished runs only (--out chooses)")
 
     multi_model = len({str(r.config.get("model")) for r in runs}) > 1
     columns: dict[tuple, list[runlib.Run]] = {}
@@ -557,7 +551,7 @@ def main(argv: list[str] | None = None) -> Path:
     path = plotting.save(fig, out)
     if diverged_total:
         note(f"drew {diverged_total} diverged run(s) on their own, up to the divergence (×)")
-    print(f"wrote {shown(path)}")
+    print(f"wrote {cli.rel(path)}")
     return path
 
 

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flatzero.cli import arg, positive_float
+from flatzero.cli import arg, positive_float, rel
 from flatzero.results import read_json, run_metadata, write_bytes, write_json
 from roberta.data import KSHOT
 
@@ -168,14 +168,14 @@ class Lock:
             self._os_lock.acquire()
         except Timeout:
             self._os_lock = None
-            raise RunFolderError(f"{self.folder} is in use by another run "
+            raise RunFolderError(f"{rel(self.folder)} is in use by another run "
                                  f"({describe(self._owner() or {})}); wait for it") from None
         owner = self._owner()
         if owner and still_running(owner, self.me, self.stale_s):
             self.release()
             raise RunFolderError(
-                f"{self.folder} is in use by another run ({describe(owner)}); wait for it, or "
-                f"if it is gone, delete {self.owner_file} (a heartbeat older than "
+                f"{rel(self.folder)} is in use by another run ({describe(owner)}); wait for it, or "
+                f"if it is gone, delete {rel(self.owner_file)} (a heartbeat older than "
                 f"{self.stale_s:.0f} s counts as gone)")
         self._write()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
@@ -198,7 +198,7 @@ class Lock:
             owner = self._owner()
             if owner is not None and (owner.get("host"), owner.get("pid")) != \
                     (self.me["host"], self.me["pid"]):
-                self.lost = f"{self.folder} was taken over by {describe(owner)}"
+                self.lost = f"{rel(self.folder)} was taken over by {describe(owner)}"
                 return
             self._write()
 
@@ -237,9 +237,9 @@ def check_out(out: Path) -> None:
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise RunFolderError(f"--out {out}: {probe} is a file, not a folder")
+        raise RunFolderError(f"--out {rel(out)}: {rel(probe)} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunFolderError(f"--out {out}: {probe} is not writable")
+        raise RunFolderError(f"--out {rel(out)}: {rel(probe)} is not writable")
 
 
 def check_options(out: Path, opts: Options) -> Path:
@@ -259,10 +259,10 @@ def claim(out: Path, resume: bool, overwrite: bool) -> Lock:
     try:
         held = [n for n in ("result.json", "checkpoint", "checkpoint.old") if (out / n).exists()]
         if resume and not has_checkpoint(out):
-            raise RunFolderError(f"--resume: no checkpoint in {out}; start the run without "
+            raise RunFolderError(f"--resume: no checkpoint in {rel(out)}; start the run without "
                                  "--resume")
         if held and not (resume or overwrite):
-            raise RunFolderError(f"{out} already holds a run{_status(out)}: pass --resume to "
+            raise RunFolderError(f"{rel(out)} already holds a run{_status(out)}: pass --resume to "
                                  "continue it, --overwrite to start it again, or another --out")
         if overwrite:
             for name in RUN_FILES:
@@ -340,9 +340,9 @@ def load_weights(out: Path, module: Any, device: Any) -> None:
 
 def _unreadable(out: Path, folder: Path, exc: Exception) -> RunFolderError:
     detail = str(exc).splitlines()[0] if str(exc) else "no detail"
-    return RunFolderError(f"--resume: {folder} is unreadable ({type(exc).__name__}: {detail}); "
-                          f"resume from {out / 'checkpoint.old'} if it exists (rename it to "
-                          "checkpoint), or start again with --overwrite")
+    return RunFolderError(f"--resume: {rel(folder)} is unreadable ({type(exc).__name__}: "
+                          f"{detail}); resume from {rel(out / 'checkpoint.old')} if it exists "
+                          "(rename it to checkpoint), or start again with --overwrite")
 
 
 def resume_changes(saved: Mapping[str, Any], now: Mapping[str, Any], fixed: Sequence[str],
@@ -406,9 +406,9 @@ class Folder:
         that it is this run's (same settings and data; same machine unless allowed)."""
         state, saved = read_checkpoint(self.out)
         if state["step"] > steps:
-            raise RunFolderError(f"--resume --steps {steps}: the checkpoint in {self.out} is at "
-                                 f"step {state['step']} already; pass --steps {state['step']} "
-                                 "or more")
+            raise RunFolderError(f"--resume --steps {steps}: the checkpoint in {rel(self.out)} "
+                                 f"is at step {state['step']} already; pass --steps "
+                                 f"{state['step']} or more")
         self.moved = resume_changes(saved, identity, fixed, self.opts.allow_device_change)
         load_weights(self.out, module, self.world.device)
         return state
@@ -521,7 +521,7 @@ def summary(rec: Mapping[str, Any], path: Path) -> str:
         parts.append(f"test acc {rec['test_acc']:.4f}")
     if "trace" in rec:
         parts.append(f"trace {rec['trace']:.4g} ± {rec['trace_stderr']:.2g}")
-    return f"step {rec['step']}: {', '.join(parts)} → {path}"
+    return f"step {rec['step']}: {', '.join(parts)} → {rel(path)}"
 
 
 # --- result files -----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Any
 
 import submitit
 
-from flatzero.cli import Parser, check_out_file, fail, positive_int
+from flatzero.cli import Parser, check_out_file, fail, positive_int, rel
 from flatzero.plotting import ASSETS
 from flatzero.results import ResultError, read_json
 
@@ -412,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> Path | None:
         n_gpus = torch.cuda.device_count()
         where = f"local jobs, {args.local_parallel} at a time, " + (
             f"{args.gpus_per_job} GPU(s) per job" if n_gpus else "on the CPU (no GPU here)")
-    print(f"{args.figure}: {len(runs)} runs in {root}, {len(todo)} to run ({where})")
+    print(f"{args.figure}: {len(runs)} runs in {rel(root)}, {len(todo)} to run ({where})")
     for run in runs:
         print(f"  {run.state:<9} {run.name}  ({run.steps} steps)")
         if args.dry_run and run in todo:

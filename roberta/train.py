@@ -216,7 +216,7 @@ def train(trainer: Trainer, state: State, files: runfolder.Files, stop: Callable
             if not math.isfinite(loss):
                 files.write(state.log, "diverged", diverged_at_step=step)
                 raise Diverged(f"the loss is not finite at step {step}; wrote the log so far "
-                               f"to {files.out / 'result.json'}")
+                               f"to {cli.rel(files.out / 'result.json')}")
             step += 1
             bar.update(1)
             if step % 10 == 0:
