@@ -16,6 +16,7 @@ from roberta import bench, model, zo  # noqa: E402
 from roberta import gpu_check as gpu_check_module  # noqa: E402
 
 
+@pytest.mark.slow
 def test_bench_smoke():
     res = bench.main(["--size", "tiny", "--batch", "2", "--seq-len", "16", "--warmup", "1",
                       "--reps", "1", "--device", "cpu"])
@@ -106,6 +107,7 @@ def gpu_check(*args, timeout=600):
                           timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 def test_gpu_check_without_a_gpu_is_one_line(tmp_path):
     done = gpu_check("--out", str(tmp_path / "gc"))
@@ -118,6 +120,7 @@ def test_gpu_check_without_a_gpu_is_one_line(tmp_path):
     (["--sections", "bench,foo"], 2, "unknown section(s) foo"),
     (["--out", "FILE"], 1, "is a file, not a folder"),
 ])
+@pytest.mark.slow
 def test_gpu_check_bad_input_is_one_line(tmp_path, flags, code, message):
     (tmp_path / "FILE").write_text("x")
     flags = [str(tmp_path / f) if f == "FILE" else f for f in flags]

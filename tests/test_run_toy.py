@@ -139,6 +139,7 @@ def test_divergence_keeps_the_finite_iterations_and_fails(tmp_path, capsys):
     assert len(read_json(tmp_path / f"ZO-13{TAG}.json")["list_loss"]) == 300
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_without_a_traceback_and_keeps_only_whole_files(tmp_path):
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "--out", str(tmp_path),
                              "--iters", "3000000", "--dim", "20", "--algos", "ZO", "--lams",
@@ -187,6 +188,7 @@ def test_bad_input_exits_with_one_line_before_any_work(tmp_path, capsys, flags, 
     assert not (tmp_path / "out").exists() and time.perf_counter() - start < 1
 
 
+@pytest.mark.slow
 def test_runs_as_a_script_from_any_directory(tmp_path):
     proc = subprocess.run([sys.executable, str(SCRIPT), "--out", "res", "--iters", "50",
                            "--dim", "3", "--algos", "GD", "--lams"],
@@ -195,6 +197,7 @@ def test_runs_as_a_script_from_any_directory(tmp_path):
     assert (tmp_path / "res" / "GD-13-T50-d3.json").exists()
 
 
+@pytest.mark.slow
 def test_bench_smoke(capsys):
     from test_func import bench
 

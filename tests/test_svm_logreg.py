@@ -218,6 +218,7 @@ def test_real_files_are_checked_against_the_shipped_superset(tmp_path):
         data.load("a5a", tmp_path)
 
 
+@pytest.mark.slow
 def test_prepare_data_downloads_a_corrupt_file_again(tmp_path):
     if shutil.which("curl") is None:
         pytest.skip("needs curl (file:// URLs stand in for the LIBSVM site)")
@@ -401,6 +402,7 @@ def test_divergence_keeps_the_finite_iterations_and_fails(tmp_path, capsys):
     assert all(prefix[m] == rec[m] for m in train.METRICS)
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_a_partial_result_beside_and_exits_130(tmp_path):
     name = "svm_zo_a5a-resplit_0.0001_0.05_29_it10000000_D20"
     finished = tmp_path / f"{name}.json"
