@@ -6,6 +6,7 @@ print it with ``--table`` and replace it in place with ``--readme README.md`` (r
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -49,3 +50,42 @@ def emit(block: str, name: str, path: str | os.PathLike[str] | None) -> None:
     except (OSError, ValueError) as exc:
         fail(str(exc))
     print(f"{'updated' if changed else 'unchanged:'} {rel(path)} ({name})")
+
+
+def add_flags(parser: argparse.ArgumentParser, table: str, compare: str, table_help: str,
+              published: str) -> None:
+    """The flags a plot script prints its tables with instead of drawing: ``--table``
+    (markers ``table``), ``--compare-published`` [``--summary``] (markers ``compare``[-summary]),
+    ``--readme FILE`` and ``--marker NAME``; :func:`check_flags` checks their combination."""
+    parser.add_argument("--table", action="store_true", help=f"print {table_help} instead of "
+                        "drawing")
+    parser.add_argument("--compare-published", action="store_true",
+                        help=f"print the published figures' key points next to ours ({published}"
+                             ": how they were read, and their plotting accuracy)")
+    parser.add_argument("--summary", action="store_true",
+                        help="with --compare-published: one line per curve instead of per key "
+                             "point")
+    parser.add_argument("--readme", type=Path,
+                        help=f"with --table or --compare-published: write it into this file "
+                             f"between its {table}, {compare} or {compare}-summary markers")
+    parser.add_argument("--marker", help="with --readme: the markers' name instead (a second "
+                        "block of the same kind, e.g. for another seed)")
+
+
+def check_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """One-line usage errors for combinations of :func:`add_flags`' flags that mean nothing."""
+    if args.table and args.compare_published:
+        parser.error("--table and --compare-published print different tables; give one")
+    if args.readme and not (args.table or args.compare_published):
+        parser.error("--readme goes with --table or --compare-published")
+    if args.marker and not args.readme:
+        parser.error("--marker goes with --readme")
+    if args.summary and not args.compare_published:
+        parser.error("--summary goes with --compare-published")
+
+
+def marker(args: argparse.Namespace, table: str, compare: str) -> str:
+    """The markers' name of the table asked for."""
+    if args.marker:
+        return args.marker
+    return table if args.table else f"{compare}-summary" if args.summary else compare

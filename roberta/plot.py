@@ -43,6 +43,7 @@ ROWS = (("train_loss", "train loss"), ("trace", "Hessian trace (symlog)"),
 ORDER = {"SST-2": 0, "sst-5": 1, "trec": 2}
 PUBLISHED_SEED = 42  # the split and training seed of the paper's Figure 3 (its launchers' SEED)
 COMPARE = "roberta-published"
+TABLE = "roberta-runs"
 # Keys every curve label shows anyway.
 ALGO_KEYS = ("algo", "lr")
 # What a log record may hold as numbers (null: a NaN, which JSON cannot store).
@@ -432,42 +433,25 @@ def main(argv: list[str] | None = None) -> Path:
                    help=f"figure title (default: '{PAPER_TITLE}' at the paper's settings, else "
                         "one that says what differs); the model and its parameter count are "
                         "added below it")
-    p.add_argument("--compare-published", action="store_true",
-                   help="instead of drawing: the published Figure 3's key points next to ours "
-                        f"(the runs at the paper's settings, seed {PUBLISHED_SEED}; none: 'no "
-                        "run')")
-    p.add_argument("--summary", action="store_true",
-                   help="with --compare-published: one line per curve")
-    p.add_argument("--table", action="store_true",
-                   help="instead of drawing: each run's numbers (start → end) as a table")
-    p.add_argument("--readme", type=Path,
-                   help="with --compare-published or --table: write it into this file between "
-                        f"its markers ({COMPARE}[-summary], or --marker)")
-    p.add_argument("--marker", help="with --readme: the markers' name")
+    readme.add_flags(p, TABLE, COMPARE, "each run's numbers (first → last record)",
+                     f"roberta/published.py; ours: the finished runs at the paper's settings, "
+                     f"seed {PUBLISHED_SEED}")
     args = p.parse_args(argv)
-    if args.compare_published and args.table:
-        p.error("--compare-published and --table print different tables; give one")
-    if (args.readme or args.marker) and not (args.compare_published or args.table):
-        p.error("--readme and --marker go with --compare-published or --table")
-    if args.summary and not args.compare_published:
-        p.error("--summary goes with --compare-published")
-    if args.table and not args.marker and args.readme:
-        p.error("--table --readme needs --marker")
+    readme.check_flags(p, args)
     if args.out is not None:
         check_out_file(args.out, suffixes=(".png", ".pdf", ".svg"))
     runs = [r for r in load([r for r in args.runs if r.exists()] if args.compare_published
                             else args.runs) if args.seeds is None or r.seed in args.seeds]
     if args.compare_published:
         text = compare_published(without_duplicates(runs), args.summary)
-        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
-                    args.readme)
+        readme.emit(text, readme.marker(args, TABLE, COMPARE), args.readme)
         return args.readme
     if not runs:
         fail(f"no result.json{f' of seeds {args.seeds}' if args.seeds else ''} in "
              f"{' '.join(cli.rel(p) for p in args.runs)}; run roberta/examples/fig3.sh first")
     runs = without_duplicates(runs)
     if args.table:
-        readme.emit(table(runs), args.marker or "", args.readme)
+        readme.emit(table(runs), readme.marker(args, TABLE, COMPARE), args.readme)
         return args.readme
     for run in runs:
         if nulls := null_values(run):

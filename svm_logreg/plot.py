@@ -423,19 +423,7 @@ def build_parser() -> Parser:
                         "seed, else svm_logreg/res_figures/)")
     p.add_argument("--band", choices=["minmax", "std"], default="minmax",
                    help="band over seeds: min–max or mean ± std")
-    p.add_argument("--table", action="store_true",
-                   help="print the results tables instead of drawing")
-    p.add_argument("--compare-published", action="store_true",
-                   help="print the published Figure 2's key points next to ours (svm_logreg/"
-                        "published.py: how they were read, and their plotting accuracy)")
-    p.add_argument("--summary", action="store_true",
-                   help="with --compare-published: one line per curve instead of per key point")
-    p.add_argument("--readme", type=Path,
-                   help=f"with --table or --compare-published: write it into this file between "
-                        f"its {TABLE}, {COMPARE} or {COMPARE}-summary markers")
-    p.add_argument("--marker",
-                   help="with --readme: the markers' name instead (a second block of the "
-                        "same kind, e.g. for another seed)")
+    readme.add_flags(p, TABLE, COMPARE, "the results tables", "svm_logreg/published.py")
     return p
 
 
@@ -466,14 +454,7 @@ def compare(runs, args, skipped: runlib.Skipped) -> list[keypoints.Row]:
 def main(argv: list[str] | None = None) -> list[Path]:
     p = build_parser()
     args = p.parse_args(argv)
-    if args.table and args.compare_published:
-        p.error("--table and --compare-published print different tables; give one")
-    if args.readme and not (args.table or args.compare_published):
-        p.error("--readme goes with --table or --compare-published")
-    if args.marker and not args.readme:
-        p.error("--marker goes with --readme")
-    if args.summary and not args.compare_published:
-        p.error("--summary goes with --compare-published")
+    readme.check_flags(p, args)
     if args.out_dir is not None and not (args.table or args.compare_published):
         check_out_dir(args.out_dir, "--out-dir")  # before any work; the defaults exist
     runs = load([r for r in args.res if r.is_dir()])
@@ -485,15 +466,14 @@ def main(argv: list[str] | None = None) -> list[Path]:
         text = table(runs, args, skipped)
         if skipped:
             note(skipped.line())
-        readme.emit(text, args.marker or TABLE, args.readme)
+        readme.emit(text, readme.marker(args, TABLE, COMPARE), args.readme)
         return []
     if args.compare_published:
         rows = compare(runs, args, skipped)
         if skipped:
             note(skipped.line())
         text = keypoints.summary(rows) if args.summary else keypoints.table(rows)
-        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
-                    args.readme)
+        readme.emit(text, readme.marker(args, TABLE, COMPARE), args.readme)
         return []
     plotting.style()
     written = [path for figure in args.figures if (path := draw(runs, figure, args, skipped))]

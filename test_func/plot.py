@@ -69,19 +69,8 @@ def build_parser() -> Parser:
     p.add_argument("--points", type=nonneg_int, default=DEFAULT_POINTS,
                    help="log-spaced points drawn per curve; 0 draws every logged iteration, as "
                         "the published figure does (its noisy ZO loss is a band)")
-    p.add_argument("--table", action="store_true",
-                   help="print the results table (final loss and trace) instead of drawing")
-    p.add_argument("--compare-published", action="store_true",
-                   help="print the published figures' key points next to ours (test_func/"
-                        "published.py: how they were read, and their plotting accuracy)")
-    p.add_argument("--summary", action="store_true",
-                   help="with --compare-published: one line per curve instead of per key point")
-    p.add_argument("--readme", type=Path,
-                   help=f"with --table or --compare-published: write it into this file between "
-                        f"its {TABLE}, {COMPARE} or {COMPARE}-summary markers")
-    p.add_argument("--marker",
-                   help="with --readme: the markers' name instead (a second block of the "
-                        "same kind, e.g. for another seed)")
+    readme.add_flags(p, TABLE, COMPARE, "the results table (final loss and trace)",
+                     "test_func/published.py")
     return p
 
 
@@ -399,14 +388,7 @@ def compare(picked1, picked4, figures) -> list[keypoints.Row]:
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.table and args.compare_published:
-        parser.error("--table and --compare-published print different tables; give one")
-    if args.readme and not (args.table or args.compare_published):
-        parser.error("--readme goes with --table or --compare-published")
-    if args.marker and not args.readme:
-        parser.error("--marker goes with --readme")
-    if args.summary and not args.compare_published:
-        parser.error("--summary goes with --compare-published")
+    readme.check_flags(parser, args)
     printing = args.table or args.compare_published
     if args.out_dir is not None and not printing:
         check_out_dir(args.out_dir, "--out-dir")  # before any work; the defaults exist
@@ -428,15 +410,15 @@ def main(argv: list[str] | None = None) -> list[Path]:
     missing = [m for m, (g, d) in picked1.items() if not (g or d)] + [
         f"ZO λ = {lam:g} (sweep)" for lam, (g, d) in picked4.items() if not (g or d)]
     if args.table:
-        readme.emit(table(picked1, picked4, args), args.marker or TABLE, args.readme)
+        readme.emit(table(picked1, picked4, args), readme.marker(args, TABLE, COMPARE),
+                    args.readme)
         return []
     if args.compare_published:
         rows = compare(picked1, picked4, args.figures)
         if not rows:
             fail("--compare-published: the published figures are 1 and 4; give --figures 1 4")
         text = keypoints.summary(rows) if args.summary else keypoints.table(rows)
-        readme.emit(text, args.marker or (f"{COMPARE}-summary" if args.summary else COMPARE),
-                    args.readme)
+        readme.emit(text, readme.marker(args, TABLE, COMPARE), args.readme)
         return []
 
     plotting.style()
