@@ -248,14 +248,24 @@ def figure1(picked, args) -> tuple[plt.Figure, set] | None:
     seeds = {FIG1_STYLE[m][0]: (g.seeds if g else []) + [r.seed for r in d]
              for m, (g, d) in picked.items()}
     lrs = f"lr GD {args.gd_lr:g}, ZO {args.zo_lr:g}"
-    fig, (ax_l, ax_h) = loss_over_trace("(a) Comparison of GD and ZO.",
-                                        subtitle(args, seeds, lrs))
-    drawn_loss = []
-    for method, (grp, diverged) in picked.items():
+    fig, axes = loss_over_trace("(a) Comparison of GD and ZO.", subtitle(args, seeds, lrs))
+    curves = []
+    for method, found in picked.items():
         label, color, ls = FIG1_STYLE[method]
         if method == "ZO" and args.lam != toy.LAM:
             label = f"ZO (λ = {args.lam:g})"
-        draw_diverged((ax_l, ax_h), diverged, color, ls, label)
+        curves.append((label, color, ls, found))
+    draw_panels(axes, curves, args)
+    return fig, {s for ss in seeds.values() for s in ss}
+
+
+def draw_panels(axes, curves, args) -> None:
+    """Each curve (label, colour, line style, (group, diverged runs)) as its mean and band over
+    seeds, the loss above the trace, as the published panels; diverged runs on their own."""
+    ax_l, ax_h = axes
+    drawn_loss = []
+    for label, color, ls, (grp, diverged) in curves:
+        draw_diverged(axes, diverged, color, ls, label)
         if grp is None:
             continue
         its, loss, hess = stack(grp.runs, args.points)
@@ -265,7 +275,6 @@ def figure1(picked, args) -> tuple[plt.Figure, set] | None:
         drawn_loss.append(loss.ravel())
     loss_limits(ax_l, drawn_loss)
     legend(ax_h, (ax_h, ax_l))
-    return fig, {s for ss in seeds.values() for s in ss}
 
 
 def figure4(picked, args) -> tuple[plt.Figure, set] | None:
@@ -273,23 +282,10 @@ def figure4(picked, args) -> tuple[plt.Figure, set] | None:
         return None
     seeds = {f"λ = {lam:g}": (g.seeds if g else []) + [r.seed for r in d]
              for lam, (g, d) in picked.items()}
-    fig, (ax_l, ax_h) = loss_over_trace("(b) Effect of λ.",
-                                        subtitle(args, seeds, f"lr {args.zo_lr:g}"))
+    fig, axes = loss_over_trace("(b) Effect of λ.", subtitle(args, seeds, f"lr {args.zo_lr:g}"))
     styles = sweep_styles(picked)
-    drawn_loss = []
-    for lam, (grp, diverged) in picked.items():
-        color, ls = styles[lam]
-        label = f"ZO (λ = {lam:g})"
-        draw_diverged((ax_l, ax_h), diverged, color, ls, label)
-        if grp is None:
-            continue
-        its, loss, hess = stack(grp.runs, args.points)
-        kw = dict(color=color, ls=ls, band=args.band, lw=LINE_WIDTH)
-        plotting.mean_band(ax_l, its, loss, **kw)
-        plotting.mean_band(ax_h, its, hess, label=label, **kw)
-        drawn_loss.append(loss.ravel())
-    loss_limits(ax_l, drawn_loss)
-    legend(ax_h, (ax_h, ax_l))
+    draw_panels(axes, [(f"ZO (λ = {lam:g})", *styles[lam], found)
+                       for lam, found in picked.items()], args)
     return fig, {s for ss in seeds.values() for s in ss}
 
 
