@@ -143,9 +143,12 @@ def still_running(owner: Mapping[str, Any], me: Mapping[str, Any], stale_s: floa
 
 
 def describe(owner: Mapping[str, Any]) -> str:
+    if not owner:
+        return "its owner record is not written yet"
     job = f", SLURM job {owner['slurm_job_id']}" if owner.get("slurm_job_id") else ""
-    age = time.time() - float(owner.get("heartbeat") or 0)
-    return f"pid {owner.get('pid')} on {owner.get('host')}{job}, heartbeat {age:.0f} s ago"
+    beat = owner.get("heartbeat")
+    age = f"heartbeat {time.time() - float(beat):.0f} s ago" if beat else "no heartbeat"
+    return f"pid {owner.get('pid')} on {owner.get('host')}{job}, {age}"
 
 
 class Lock:
