@@ -2,7 +2,7 @@
 # Every timing and precision table of the docs, measured on this machine and written between its
 # <!-- NAME:start --> / <!-- NAME:end --> markers (python -m flatzero.readme: only on change).
 #
-#   bash docs/measure.sh                          # every block (≈ 1 h on 2 cores)
+#   bash docs/measure.sh                          # every block (≈ 35 min on 2 cores, + 10 with README.md's)
 #   bash docs/measure.sh --only toy-bench svm-bench
 #   bash docs/measure.sh --help                   # the blocks, their files and rough durations
 #
@@ -33,14 +33,14 @@ declare -A FILE=(
 declare -A ABOUT=(
     [toy-bench]="1 min    test_func/bench.py: naive loop vs compiled, identical JSON"
     [svm-bench]="3 min    svm_logreg/bench.py: factorised vs materialised, peak RSS"
-    [roberta-bench]="12 min   roberta/bench.py base (2 threads) and tiny (1 thread); shared with the next three"
+    [roberta-bench]="9 min    roberta/bench.py base (2 threads) and tiny (1 thread); shared with the next three"
     [trace-precision]="0 min    from roberta-bench's runs: the trace check (tiny 30, base 8 samples)"
     [trace-cost]="4 min    roberta-bench's runs + 3 train.py runs of 2000 steps (--schedule-cost)"
     [fp64-rate]="0 min    from roberta-bench's runs: matmul FP64 rate, trace sample ratio"
-    [data-parallel]="6 min    bench.py --data-parallel 2: tiny (20 steps), base (5 steps)"
-    [grad-check]="3 min    bench.py --grad-check 16: tiny-random (SST-2), a GD-trained copy, tiny"
+    [data-parallel]="11 min   bench.py --data-parallel 2: tiny (20 steps), base (5 steps)"
+    [grad-check]="2 min    bench.py --grad-check 16: tiny-random (SST-2), a GD-trained copy, tiny"
     [cpu-demo-time]="2 min    roberta/examples/cpu-demo.sh with 1 and 2 threads"
-    [test-times]="5 min    python -m pytest, and -m 'not slow'"
+    [test-times]="6 min    python -m pytest, and -m 'not slow'"
     [quickstart-times]="10 min   bash reproduce.sh and the README's test line (README.md markers only)")
 
 usage() {
@@ -117,8 +117,9 @@ roberta_runs() {
     load > "$TMP/rb/load"
     if OMP_NUM_THREADS=2 bench --size base --batch 8 --seq-len 64 --reps 3 --check-gd-steps 20 \
             --trace-check 8 --fp64-rate --device cpu --json "$TMP/rb/base.json" >&2 &&
-       OMP_NUM_THREADS=1 bench --size tiny --batch 16 --seq-len 64 --check-gd-steps 40 \
-            --trace-check 30 --fp64-rate --device cpu --json "$TMP/rb/tiny.json" >&2; then
+       OMP_NUM_THREADS=1 bench --size tiny --batch 16 --seq-len 64 --reps 20 \
+            --check-gd-steps 40 --trace-check 30 --fp64-rate --device cpu \
+            --json "$TMP/rb/tiny.json" >&2; then
         touch "$TMP/rb/done"
     else
         touch "$TMP/rb/failed"

@@ -37,6 +37,7 @@ commands under it (TABLES; rows from several runs saved with --json come togethe
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import statistics
@@ -774,6 +775,10 @@ def schedule_cost(steps: int) -> dict[str, Any]:
                            stdout=subprocess.DEVNULL)
             log = read_json(out / "result.json")["log"]
             res[f"{name}_s"] = log[-1]["wall_time_s"]
+            # each record's step_time_s is the mean step since the record before it
+            res[f"{name}_steps_s"] = sum(r["step_time_s"] * (r["step"] - prev["step"])
+                                         for prev, r in itertools.pairwise(log))
+            res[f"{name}_records_s"] = res[f"{name}_s"] - res[f"{name}_steps_s"]
             res[f"{name}_traces"] = sum("trace" in r for r in log)
             res[f"{name}_tests"] = sum("test_acc" in r for r in log)
             losses[name] = {r["step"]: r["train_loss"] for r in log}
@@ -781,8 +786,10 @@ def schedule_cost(steps: int) -> dict[str, Any]:
     res["same_train_loss"] = all(
         losses[name][step] == loss for name in ("trace", "test")
         for step, loss in losses["base"].items() if step in losses[name])
-    res["trace_added"] = res["trace_s"] / res["base_s"] - 1
-    res["test_added"] = res["test_s"] / res["base_s"] - 1
+    for name in ("trace", "test"):
+        res[f"{name}_added"] = res[f"{name}_s"] / res["base_s"] - 1
+        res[f"{name}_records_added"] = ((res[f"{name}_records_s"] - res["base_records_s"])
+                                        / res["base_steps_s"])
     res["derived"] = []
     for task, k in FIGURE3_TASKS:
         try:
@@ -795,11 +802,14 @@ def schedule_cost(steps: int) -> dict[str, Any]:
                                "share": (test + train) / (Config.test_every * 2 * train)})
     print(f"train.py ZO on tiny-random, SST-2 K = 32, {steps} steps, end to end "
           f"(wall_time_s):")
-    print(f"  no trace, test at the end only   {res['base_s']:8.2f} s")
+    print(f"  no trace, test at the end only   {res['base_s']:8.2f} s   (records "
+          f"{res['base_records_s']:.2f} s)")
     print(f"  trace every {Config.trace_every}                {res['trace_s']:8.2f} s   "
-          f"{100 * res['trace_added']:+.1f} % ({res['trace_traces']} estimates)")
+          f"{100 * res['trace_added']:+.1f} % ({res['trace_traces']} estimates; records "
+          f"{100 * res['trace_records_added']:+.1f} % of the steps)")
     print(f"  test every {Config.test_every}                 {res['test_s']:8.2f} s   "
-          f"{100 * res['test_added']:+.1f} % ({res['test_tests']} evaluations)")
+          f"{100 * res['test_added']:+.1f} % ({res['test_tests']} evaluations; records "
+          f"{100 * res['test_records_added']:+.1f} % of the steps)")
     print(f"  train loss {res['train_loss']:.6f}; the same in all three runs: "
           f"{res['same_train_loss']}")
     return res
@@ -960,9 +970,11 @@ def table_trace_cost(records: list[dict]) -> list[str] | None:
             lines.append("")
         base = " ".join(x["flags"]["base"])
         lines += [f"| train.py ZO run, tiny-random, SST-2 K = 32, {x['steps']} steps, "
-                  f"{_device(r)} | wall time | added | train loss at step {x['steps']} |",
-                  "|---|---|---|---|",
-                  _row([f"`{base}`", f"{x['base_s']:.1f} s", "–", f"{x['train_loss']:.6f}"])]
+                  f"{_device(r)} | wall time | in steps | in records | added: wall time | "
+                  f"added: records over the steps | train loss at step {x['steps']} |",
+                  "|---|---|---|---|---|---|---|",
+                  _row([f"`{base}`", f"{x['base_s']:.1f} s", f"{x['base_steps_s']:.1f} s",
+                        f"{x['base_records_s']:.1f} s", "–", "–", f"{x['train_loss']:.6f}"])]
         same = "identical" if x["same_train_loss"] else "**differs**"
         for name, what, count in (("trace", f"`--trace-every {x['trace_every']}` (default)",
                                    f"{x['trace_traces']} estimates of {x['trace_samples']} "
@@ -970,10 +982,15 @@ def table_trace_cost(records: list[dict]) -> list[str] | None:
                                   ("test", f"`--test-every {x['test_every']}` (default)",
                                    f"{x['test_tests']} test evaluations")):
             lines.append(_row([f"{what}, otherwise as the first row", f"{x[f'{name}_s']:.1f} s",
-                               f"{100 * x[f'{name}_added']:+.1f} % ({count})", same]))
+                               f"{x[f'{name}_steps_s']:.1f} s", f"{x[f'{name}_records_s']:.1f} s",
+                               f"{100 * x[f'{name}_added']:+.1f} %",
+                               f"{100 * x[f'{name}_records_added']:+.1f} % ({count})", same]))
         lines += ["", "Wall time: the last record's `wall_time_s` (the training loop, set-up "
-                  "excluded); added: against the first row; train loss: every step the runs "
-                  "both log."]
+                  "excluded); in steps: the optimisation steps (each record's `step_time_s` × "
+                  "its steps); in records: the rest (train loss, test and dev accuracy, trace "
+                  "estimates, checkpoints). Added: against the first row, in wall time (noisy "
+                  "on a shared machine), and the records' extra time over the first row's "
+                  "steps. Train loss: every step the runs both log."]
         if x["derived"]:
             parts = [f"{d['task']} K = {d['k']}: ({d['test']} + {d['train']}) / "
                      f"({x['test_every']} × 2 × {d['train']}) = +{100 * d['share']:.1f} %"

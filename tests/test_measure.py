@@ -161,14 +161,18 @@ def test_schedule_cost_and_data_parallel_tables():
             "flags": flags, "base_s": 50.0, "trace_s": 70.0, "test_s": 55.0, "trace_traces": 5,
             "test_tests": 21, "train_loss": 0.69, "same_train_loss": True, "trace_added": 0.4,
             "test_added": 0.1, "derived": [{"task": "SST-2", "k": 32, "train": 64,
-                                            "test": 872, "share": 936 / 12800}]}
+                                            "test": 872, "share": 936 / 12800}],
+            "base_steps_s": 49.0, "base_records_s": 1.0, "trace_steps_s": 49.5,
+            "trace_records_s": 20.5, "test_steps_s": 52.0, "test_records_s": 3.0,
+            "trace_records_added": 19.5 / 49, "test_records_added": 2 / 49}
     dp = {"n": 2, "steps": 20, "chunk_size": 32, "dp_zo_one_s": 0.0345, "dp_zo_many_s": 0.0296,
           "dp_zo_ratio": 1.17, "dp_gd_one_s": 0.0556, "dp_gd_many_s": 0.0699,
           "dp_gd_ratio": 0.8}
     base = {"threads": 1, "device": "cpu", "size": "tiny", "model": None, "command": "c"}
     text = bench.markdown([{**base, "schedule_cost": cost}, {**base, "data_parallel": dp}])
     cost_table, dp_table = tables(text)
-    assert cost_table[3][1:] == ["70.0 s", "+40.0 % (5 estimates of 100 samples)", "identical"]
+    assert cost_table[3][1:] == ["70.0 s", "49.5 s", "20.5 s", "+40.0 %",
+                                 "+39.8 % (5 estimates of 100 samples)", "identical"]
     assert "derived by row counts, not measured" in text and "= +7.3 %" in text
     assert dp_table[2] == ["tiny (random, 2 layers, hidden 64)", "34.5 ms", "29.6 ms", "1.17×",
                            "55.6 ms", "69.9 ms", "0.80×", "20"]
