@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import sys
 from pathlib import Path
 
 from flatzero.cli import fail, rel
@@ -89,3 +91,46 @@ def marker(args: argparse.Namespace, table: str, compare: str) -> str:
     if args.marker:
         return args.marker
     return table if args.table else f"{compare}-summary" if args.summary else compare
+
+
+def command(script: str, argv: list[str], drop: dict[str, int] | None = None,
+            env: dict[str, str] | None = None) -> str:
+    """The command line that reproduces a run, as the tables print it under themselves:
+    ``[VAR=value ...] python script args``, leaving out the options of ``drop`` (flag → how many
+    values follow it, -1: every value up to the next option; output options that do not change
+    what is measured)."""
+    drop = drop or {}
+    kept, i = [], 0
+    while i < len(argv):
+        flag, inline = argv[i].split("=", 1)[0], "=" in argv[i]
+        i += 1
+        if flag not in drop:
+            kept.append(argv[i - 1])
+        elif not inline and drop[flag] >= 0:
+            i += drop[flag]
+        elif not inline:
+            while i < len(argv) and not argv[i].startswith("-"):
+                i += 1
+    words = [f"{k}={v}" for k, v in (env or {}).items()]
+    return " ".join([*words, "python", script, *map(shlex.quote, kept)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m flatzero.readme FILE NAME``: write stdin between the markers ``NAME`` of
+    ``FILE`` (only when it differs; nothing is written when stdin is empty)."""
+    from flatzero.cli import Parser
+
+    p = Parser(prog="python -m flatzero.readme",
+               description="Write stdin between the <!-- NAME:start --> and <!-- NAME:end --> "
+                           "markers of FILE (an atomic write, only when the block changes).")
+    p.add_argument("file", help="the markdown file holding the markers")
+    p.add_argument("name", help="the block's name")
+    args = p.parse_args(argv)
+    block = sys.stdin.read()
+    if not block.strip():
+        fail(f"nothing on stdin for the block {args.name}; {rel(args.file)} left as it was")
+    emit(block, args.name, args.file)
+
+
+if __name__ == "__main__":
+    main()

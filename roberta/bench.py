@@ -2,6 +2,8 @@
 
     python roberta/bench.py --size large --batch 64 --seq-len 128 --dtype tf32   # a GPU
     python roberta/bench.py --size base --batch 8 --seq-len 64                   # CPU proxy
+    python roberta/bench.py --size tiny --json t.json --markdown    # tables (text on stderr)
+    python roberta/bench.py --render t.json b.json --markdown roberta-bench      # saved runs
 
 A RoBERTa-sized masked LM built from a config in this file (no download; large = RoBERTa-large:
 hidden 1024, 24 layers, 16 heads, FFN 4096, vocab 50265, 514 positions), random weights, a
@@ -27,10 +29,15 @@ chunks, over the standard error of a --trace-samples estimate — for the float3
 uses, per-row float64 cross-entropy of a float32 forward, float32 at δ = 1e-3 (with the O(δ²)
 bias that δ costs, from the float64 recomputations), and the float64 forward train.py uses; and
 that float64 estimate against Hutchinson's (float64 double backward) in combined standard errors.
+
+Output: the text report, or (--markdown) the docs' tables of what was measured, each with its
+commands under it (TABLES; rows from several runs saved with --json come together with --render).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 import os
 import statistics
@@ -46,6 +53,8 @@ from torch.nn import functional as F
 
 from flatzero import cli
 from flatzero.cli import Parser, nonneg_int, positive_float, positive_int
+from flatzero.readme import command
+from flatzero.results import ResultError, read_json, write_json
 from roberta import distributed, model, trace, zo
 from roberta.gd import gd_step
 from roberta.train import Config
@@ -385,17 +394,71 @@ def build_parser() -> Parser:
     p.add_argument("--check-gd-steps", type=nonneg_int, default=0,
                    help=f"GD steps (lr {CHECK_GD_LR:g}) on the batch before the precision checks, "
                         "to run them at a trained point (--grad-check: at initialisation too)")
+    p.add_argument("--fp64-rate", action="store_true",
+                   help="also measure float64 against float32 matmul throughput (2048², TF32 "
+                        "off; gpu_check's fp64 section)")
+    p.add_argument("--schedule-cost", type=positive_int, default=None, metavar="STEPS",
+                   help="instead: what the trace schedule (--trace-every 500) and the test "
+                        "cadence (--test-every 100) add to a STEPS-step train.py ZO run on "
+                        "tiny-random, SST-2 K = 32, end to end (three runs)")
+    p.add_argument("--label", default=None,
+                   help="what the weights are, for the tables' point column (default: "
+                        "'initialisation' for a random model, 'loaded weights' for --model)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write what was measured, with the command, to FILE (for --render)")
+    p.add_argument("--markdown", nargs="*", choices=list(TABLES), default=None, metavar="TABLE",
+                   help="print the docs' markdown tables (all, or these: "
+                        f"{', '.join(TABLES)}) of what was measured, each with its commands, "
+                        "instead of the text report (which goes to stderr)")
+    p.add_argument("--render", nargs="+", default=None, metavar="FILE",
+                   help="measure nothing: print the --markdown tables of these --json records, "
+                        "one row per run, in this order")
     return p
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Parse, measure, print; every error ends as one line and an exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.render:
+        try:
+            records = [read_json(f) for f in args.render]
+        except ResultError as exc:
+            cli.fail(str(exc))
+        text = markdown(records, args.markdown)
+        if not text:
+            cli.fail(f"none of {' '.join(args.render)} holds the measurements of "
+                     f"{' or '.join(args.markdown or TABLES)}")
+        print(text)
+        return {}
+    if args.json:
+        cli.check_out_file(args.json, "--json")
+    with contextlib.redirect_stdout(sys.stderr if args.markdown is not None else sys.stdout):
+        res, record = measure_cli(args)
+    record["command"] = command("roberta/bench.py", argv, {"--json": 1, "--markdown": -1},
+                                {"OMP_NUM_THREADS": str(record["threads"])}
+                                if record["device"] == "cpu" else None)
+    if args.json:
+        write_json(args.json, record)
+    if args.markdown is not None:
+        print(markdown([record], args.markdown))
+    return res
+
+
+def measure_cli(args) -> tuple[dict[str, float], dict[str, Any]]:
+    """What the command line asks to measure, printed as text: (results, the --json record)."""
+    record: dict[str, Any] = {"threads": torch.get_num_threads(), "torch": torch.__version__,
+                              "device": "cpu", "size": args.size, "model": args.model}
     if args.data_parallel:
-        return {**data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
-                                "zo"),
-                **data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
-                                "gd")}
+        res = {**data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
+                               "zo"),
+               **data_parallel(args.size, args.data_parallel, args.dp_steps, args.dp_chunk_size,
+                               "gd")}
+        return res, {**record, "data_parallel": {"n": args.data_parallel, "steps": args.dp_steps,
+                                                 "chunk_size": args.dp_chunk_size, **res}}
+    if args.schedule_cost:
+        res = schedule_cost(args.schedule_cost)
+        return res, {**record, "model": "tiny-random", "schedule_cost": res}
     try:
         device = distributed.resolve_device(args.device)
     except distributed.DeviceError as exc:
@@ -403,7 +466,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if args.deterministic_gd and device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before the first matmul
     try:
-        return run(args, device)
+        return run(args, device, record)
     except torch.OutOfMemoryError:
         cli.fail(f"out of memory on {device} at --size {args.size} --batch {args.batch} "
                  f"--seq-len {args.seq_len}: lower --batch or --seq-len")
@@ -411,7 +474,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         cli.fail(str(exc))
 
 
-def run(args, device: torch.device) -> dict[str, float]:
+def run(args, device: torch.device,
+        record: dict[str, Any] | None = None) -> tuple[dict[str, float], dict[str, Any]]:
+    """The measurements of one model and batch: (results, the --json record)."""
     if args.data == "sst2" and not args.model:
         raise BenchError("--data sst2 needs --model (its tokenizer encodes the prompts)")
     progress(f"{'loading' if args.model else 'building'} the {args.model or args.size} model "
@@ -448,8 +513,23 @@ def run(args, device: torch.device) -> dict[str, float]:
         progress(f"trace precision check ({args.trace_check} samples)")
         res.update(trace_check(net, batch, args.trace_check, args.trace_samples,
                                hutchinson=not args.no_gd))
+    if args.fp64_rate:
+        from roberta.gpu_check import fp64_rate  # gpu_check imports this module
+
+        progress("float64 against float32 matmul throughput")
+        res.update({f"fp64_{k}": v for k, v in fp64_rate(device, 2048, 2, 5).items()
+                    if isinstance(v, float)})
     report(res, args, net, device, grads)
-    return res
+    record = {**(record or {}), "device": device.type,
+              "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                              else None),
+              "n_params": sum(p.numel() for p in zo.trainable(net)), "data": args.data,
+              "dtype": args.dtype, "label": args.label, "trace_every": args.trace_every,
+              "trace_samples": args.trace_samples, "trace_check": args.trace_check,
+              "grad_check": args.grad_check, "grad_eps": args.grad_eps,
+              "check_gd_steps": args.check_gd_steps, "trace_dtype_auto":
+              trace.resolve_dtype("auto", device), "res": res, "grads": grads}
+    return res, record
 
 
 def report(res: dict[str, float], args, net: model.PromptClassifier, device: torch.device,
@@ -485,6 +565,10 @@ def report(res: dict[str, float], args, net: model.PromptClassifier, device: tor
     mem = f"  peak memory GiB: inference {mem_inf:.2f}, ZO {mem_zo:.2f} " \
           f"({mem_zo / mem_inf:.3f} × inference)"
     print(mem + (f", GD {res['mem_gd_gib']:.2f}" if "mem_gd_gib" in res else ""))
+    if "fp64_fp64_rate" in res:
+        print(f"  float64 / float32 matmul   {res['fp64_fp64_rate']:.3g} "
+              f"({1e3 * res['fp64_float64_tflops']:.3g} / {1e3 * res['fp64_float32_tflops']:.3g}"
+              " GFLOPS, 2048², TF32 off)")
     if grads:
         print(f"  projected gradient ĝ by forward precision, {args.grad_check} seeds, "
               f"ε = {args.grad_eps:g}: rms(ĝ − ĝ_ref) / rms(ĝ_fp32)")
@@ -656,6 +740,358 @@ def data_parallel(size: str, nproc: int, steps: int, chunk_size: int, algo: str)
     print(f"  {nproc} processes × 1 thread  {many:8.4f} s/step   "
           f"speed-up {one / many:.2f}× (> 1: data parallel is faster)")
     return {f"dp_{algo}_one_s": one, f"dp_{algo}_many_s": many, f"dp_{algo}_ratio": one / many}
+
+
+# --- end to end: what the trace schedule and the test cadence add to a train.py run -------------
+
+def schedule_cost(steps: int) -> dict[str, Any]:
+    """Wall time (``wall_time_s`` of the last record: the loop, set-up excluded) of three
+    ``train.py`` ZO runs of ``steps`` steps on tiny-random, SST-2 K = 32, on the CPU: without
+    trace estimates and with the test accuracy at the end only; with train.py's trace schedule;
+    with its test cadence. The schedule only observes, so the train losses the runs log at the
+    same steps must agree bit for bit (``same_train_loss``). Also the share a test evaluation
+    would take of a ZO run on Figure 3's tasks by row counts (``derived``, not measured)."""
+    import subprocess
+    import tempfile
+
+    from roberta import data
+
+    runs = {"base": ["--trace-every", "0", "--test-every", str(steps)],
+            "trace": ["--test-every", str(steps)],
+            "test": ["--trace-every", "0"]}
+    script = Path(__file__).resolve().parent / "train.py"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    res: dict[str, Any] = {"steps": steps, "trace_every": Config.trace_every,
+                           "trace_samples": Config.trace_samples,
+                           "test_every": Config.test_every, "flags": runs}
+    losses = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, flags in runs.items():
+            progress(f"train.py, {steps} ZO steps on tiny-random: {' '.join(flags)}")
+            out = Path(tmp) / name
+            subprocess.run([sys.executable, str(script), "--model", "tiny-random", "--task",
+                            "SST-2", "--k", "32", "--steps", str(steps), "--device", "cpu",
+                            "--quiet", "--out", str(out), *flags], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            log = read_json(out / "result.json")["log"]
+            res[f"{name}_s"] = log[-1]["wall_time_s"]
+            # each record's step_time_s is the mean step since the record before it
+            res[f"{name}_steps_s"] = sum(r["step_time_s"] * (r["step"] - prev["step"])
+                                         for prev, r in itertools.pairwise(log))
+            res[f"{name}_records_s"] = res[f"{name}_s"] - res[f"{name}_steps_s"]
+            res[f"{name}_traces"] = sum("trace" in r for r in log)
+            res[f"{name}_tests"] = sum("test_acc" in r for r in log)
+            losses[name] = {r["step"]: r["train_loss"] for r in log}
+    res["train_loss"] = losses["base"][steps]
+    res["same_train_loss"] = all(
+        losses[name][step] == loss for name in ("trace", "test")
+        for step, loss in losses["base"].items() if step in losses[name])
+    for name in ("trace", "test"):
+        res[f"{name}_added"] = res[f"{name}_s"] / res["base_s"] - 1
+        res[f"{name}_records_added"] = ((res[f"{name}_records_s"] - res["base_records_s"])
+                                        / res["base_steps_s"])
+    res["derived"] = []
+    for task, k in FIGURE3_TASKS:
+        try:
+            split = data.load_task(task, k, 42)
+        except data.DataError as exc:
+            progress(f"no row counts for {task} K = {k}: {exc}")
+            continue
+        train, test = len(split["train"]), len(split["test"])
+        res["derived"].append({"task": task, "k": k, "train": train, "test": test,
+                               "share": (test + train) / (Config.test_every * 2 * train)})
+    print(f"train.py ZO on tiny-random, SST-2 K = 32, {steps} steps, end to end "
+          f"(wall_time_s):")
+    print(f"  no trace, test at the end only   {res['base_s']:8.2f} s   (records "
+          f"{res['base_records_s']:.2f} s)")
+    print(f"  trace every {Config.trace_every}                {res['trace_s']:8.2f} s   "
+          f"{100 * res['trace_added']:+.1f} % ({res['trace_traces']} estimates; records "
+          f"{100 * res['trace_records_added']:+.1f} % of the steps)")
+    print(f"  test every {Config.test_every}                 {res['test_s']:8.2f} s   "
+          f"{100 * res['test_added']:+.1f} % ({res['test_tests']} evaluations; records "
+          f"{100 * res['test_records_added']:+.1f} % of the steps)")
+    print(f"  train loss {res['train_loss']:.6f}; the same in all three runs: "
+          f"{res['same_train_loss']}")
+    return res
+
+
+FIGURE3_TASKS = (("SST-2", 32), ("SST-2", 256), ("sst-5", 32), ("trec", 32))
+
+
+# --- markdown tables of --json records (docs/precision-and-performance.md) -----------------------
+
+GPU_CHECK = "not measured here: `bash roberta/examples/gpu-check.sh`"
+
+
+def _t(seconds: float) -> str:
+    """A time as the tables print it: 3 significant digits, ms below 0.1 s."""
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    return f"{seconds:.3f} s" if seconds >= 0.1 else f"{1e3 * seconds:.3g} ms"
+
+
+def _e(x: float | None, digits: int = 2) -> str:
+    """A small number as 2.2e-5 (0 as 0)."""
+    if x is None or math.isnan(x):
+        return "–"
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.{digits}g}"
+    mantissa, exp = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exp)}"
+
+
+def _se(x: float | None) -> str:
+    """A standard error: 2 significant digits, no exponent (230, 13, 0.57)."""
+    return "–" if x is None or math.isnan(x) else f"{float(f'{x:.2g}'):g}"
+
+
+def _device(rec: dict) -> str:
+    if rec["device"] == "cuda":
+        return rec.get("device_name") or "GPU"
+    n = rec["threads"]
+    return f"CPU, {n} thread{'s' if n > 1 else ''}"
+
+
+def _model(rec: dict) -> str:
+    """The model and batch cell of a bench run."""
+    res, n = rec["res"], rec["n_params"]
+    name = Path(rec["model"]).name if rec["model"] else f"bench {rec['size']}"
+    size = f"{n / 1e6:.3g}M" + (", untied" if not rec["model"] else "")
+    rows, width = int(res["batch_rows"]), int(res["batch_tokens"])
+    batch = (f"SST-2 K = 32 train set ({rows} × {width})" if rec["data"] == "sst2"
+             else f"synthetic {rows} × {width}")
+    return f"{name} ({size}), {batch}"
+
+
+def _commands(records: list[dict], note: str = "") -> list[str]:
+    cmds = list(dict.fromkeys(r["command"] for r in records))
+    head = "Command" + ("s" if len(cmds) > 1 else "") + (f" ({note})" if note else "") + ":"
+    return ["", head, "", *(f"- `{c}`" for c in cmds)]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def table_bench(records: list[dict]) -> list[str] | None:
+    """The ZO step against its forwards: speed and peak memory."""
+    runs = [r for r in records if "forward_s" in r.get("res", {})]
+    if not runs:
+        return None
+    lines = ["| device | model, batch | dtype | forward | ZO step | step / (2 × fwd) | "
+             "naive 4-pass (ratio) | one pass | GD step | peak memory: inference / ZO / GD |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        x = r["res"]
+        mem = (f"{x['mem_inference_gib']:.2f} / {x['mem_zo_gib']:.2f} "
+               f"({x['mem_zo_gib'] / x['mem_inference_gib']:.3f}×)")
+        mem += f" / {x['mem_gd_gib']:.2f}" if "mem_gd_gib" in x else " / –"
+        mem += " GiB (RSS)" if r["device"] == "cpu" else " GiB (allocated)"
+        lines.append(_row([_device(r), _model(r), r["dtype"], _t(x["forward_s"]),
+                           _t(x["zo_step_s"]), f"**{x['ratio']:.2f}**",
+                           f"{_t(x['zo_step_naive_s'])} ({x['ratio_naive']:.2f})",
+                           _t(x["pass_s"]),
+                           _t(x["gd_step_s"]) if "gd_step_s" in x else "–", mem]))
+    if all(r["device"] != "cuda" for r in runs):
+        lines.append(_row(["GPU", "large (407M, untied), 64 × 128", "fp32 / tf32 / bf16",
+                           GPU_CHECK, *[""] * 6]))
+    return lines + _commands(runs, "medians after warm-up")
+
+
+def table_trace_precision(records: list[dict]) -> list[str] | None:
+    """The trace estimate's rounding by option, and float64 ZO against Hutchinson."""
+    runs = [r for r in records if "trace_rounding_fp32" in r.get("res", {})]
+    if not runs:
+        return None
+    lines = ["| model, batch, point (train loss) | samples | float32 loss (as a ZO step) | "
+             "per-row float64 loss | float32, δ = 1e-3 (O(δ²) bias) | **float64 forward "
+             "(train.py)** | ZO (float64) vs Hutchinson (float64) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        x = r["res"]
+        se = x["trace_se"]
+        bias = (f"{_e(x['trace_rounding_fp32_delta1e-3'])}; bias "
+                f"{x['trace_bias_delta1e-3'] / se:+.2g} ± "
+                f"{x['trace_bias_delta1e-3_se'] / se:.2g} SE")
+        hvp = (f"{x['trace_zo']:.4g} ± {_se(x['trace_zo_se'])} vs {x['trace_hvp']:.4g} ± "
+               f"{_se(x['trace_hvp_se'])}: {x['trace_gap_se']:.2f} combined SE"
+               if "trace_hvp" in x else f"{x['trace_zo']:.4g} ± {_se(x['trace_zo_se'])} (no "
+               "Hutchinson: --no-gd)")
+        lines.append(_row([f"{_model(r)}, {_point(r)}", str(r["trace_check"]),
+                           _e(x["trace_rounding_fp32"]), _e(x["trace_rounding_rows64"]), bias,
+                           f"**{_e(x['trace_rounding_fp64'])}**", hvp]))
+    samples = sorted({r["trace_samples"] for r in runs})
+    lines += ["", "Each option: the rms rounding error of one sample (against the same u's "
+              "sample recomputed out of place in float64) over the standard error of a "
+              f"{'/'.join(map(str, samples))}-sample float64 estimate; goal ≤ 0.1."]
+    return lines + _commands(runs)
+
+
+def _point(rec: dict) -> str:
+    """Where the trace check ran: after the GD steps, at initialisation or at --label."""
+    x = rec["res"]
+    if rec["check_gd_steps"]:
+        return (f"after {rec['check_gd_steps']} GD steps ({x['check_loss_before']:.3f} → "
+                f"{x['check_loss_after']:.3f})")
+    return rec["label"] or ("initialisation" if rec["model"] in (None, "tiny-random")
+                            else "loaded weights")
+
+
+def table_trace_cost(records: list[dict]) -> list[str] | None:
+    """A trace sample in float64 against float32 and the default schedule's overhead (bench),
+    and the schedule and test cadence end to end (--schedule-cost)."""
+    runs = [r for r in records if "trace_sample_s" in r.get("res", {})]
+    ends = [r for r in records if "schedule_cost" in r]
+    lines: list[str] = []
+    if runs:
+        every = sorted({(r["trace_every"], r["trace_samples"]) for r in runs})
+        sched = ", ".join(f"{n} samples every {e} steps" for e, n in every)
+        lines += ["| device | model, batch | trace sample: float64 | float32 | float64 / "
+                  "float32 | one estimate (float64) | ZO step | added to a ZO run | GD step | "
+                  "added to a GD run |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in runs:
+            x = r["res"]
+            lines.append(_row([
+                _device(r), _model(r), _t(x["trace_sample_s"]), _t(x["trace_sample_fp32_s"]),
+                f"{x['trace_sample_s'] / x['trace_sample_fp32_s']:.2f}×",
+                _t(x["trace_estimate_s"]), _t(x["zo_step_s"]),
+                f"+{100 * x['trace_overhead_zo']:.0f} %",
+                _t(x["gd_step_s"]) if "gd_step_s" in x else "–",
+                f"+{100 * x['trace_overhead_gd']:.0f} %" if "trace_overhead_gd" in x else "–"]))
+        lines += ["", f"One estimate: host snapshot and restore, float64 cast and back, f(θ) and "
+                  f"the samples; added: one estimate over the steps between two ({sched})."]
+        lines += _commands(runs)
+    for r in ends:
+        x = r["schedule_cost"]
+        if lines:
+            lines.append("")
+        base = " ".join(x["flags"]["base"])
+        lines += [f"| train.py ZO run, tiny-random, SST-2 K = 32, {x['steps']} steps, "
+                  f"{_device(r)} | wall time | in steps | in records | added: wall time | "
+                  f"added: records over the steps | train loss at step {x['steps']} |",
+                  "|---|---|---|---|---|---|---|",
+                  _row([f"`{base}`", f"{x['base_s']:.1f} s", f"{x['base_steps_s']:.1f} s",
+                        f"{x['base_records_s']:.1f} s", "–", "–", f"{x['train_loss']:.6f}"])]
+        same = "identical" if x["same_train_loss"] else "**differs**"
+        for name, what, count in (("trace", f"`--trace-every {x['trace_every']}` (default)",
+                                   f"{x['trace_traces']} estimates of {x['trace_samples']} "
+                                   "samples"),
+                                  ("test", f"`--test-every {x['test_every']}` (default)",
+                                   f"{x['test_tests']} test evaluations")):
+            lines.append(_row([f"{what}, otherwise as the first row", f"{x[f'{name}_s']:.1f} s",
+                               f"{x[f'{name}_steps_s']:.1f} s", f"{x[f'{name}_records_s']:.1f} s",
+                               f"{100 * x[f'{name}_added']:+.1f} %",
+                               f"{100 * x[f'{name}_records_added']:+.1f} % ({count})", same]))
+        lines += ["", "Wall time: the last record's `wall_time_s` (the training loop, set-up "
+                  "excluded); in steps: the optimisation steps (each record's `step_time_s` × "
+                  "its steps); in records: the rest (train loss, test and dev accuracy, trace "
+                  "estimates, checkpoints). Added: against the first row, in wall time (noisy "
+                  "on a shared machine), and the records' extra time over the first row's "
+                  "steps. Train loss: every step the runs both log."]
+        if x["derived"]:
+            parts = [f"{d['task']} K = {d['k']}: ({d['test']} + {d['train']}) / "
+                     f"({x['test_every']} × 2 × {d['train']}) = +{100 * d['share']:.1f} %"
+                     for d in x["derived"]]
+            lines += ["", f"RoBERTa-large, derived by row counts, not measured: a test "
+                      f"evaluation every {x['test_every']} steps (the test set and the logged "
+                      "train loss, one forward a row) against the ZO steps between two (two "
+                      "forwards of the train set each; parameter passes and padding left out): "
+                      + "; ".join(parts) + "."]
+        lines += _commands([r])
+    return lines or None
+
+
+def table_fp64(records: list[dict]) -> list[str] | None:
+    """The measured FP64 rate and the float64 / float32 trace sample, with auto's pick."""
+    runs = [r for r in records if "fp64_fp64_rate" in r.get("res", {})]
+    if not runs:
+        return None
+    lines = ["| device | float64 / float32 matmul (2048², TF32 off) | float64 / float32 trace "
+             "sample (model, batch) | `--trace-dtype auto` picks |", "|---|---|---|---|"]
+    for r in runs:
+        x = r["res"]
+        lines.append(_row([
+            _device(r), f"{x['fp64_fp64_rate']:.2f} ({1e3 * x['fp64_float64_tflops']:.3g} / "
+            f"{1e3 * x['fp64_float32_tflops']:.3g} GFLOPS)",
+            f"{x['trace_sample_s'] / x['trace_sample_fp32_s']:.2f}× "
+            f"({x['trace_sample_s']:.4f} / {x['trace_sample_fp32_s']:.4f} s; {_model(r)})",
+            r["trace_dtype_auto"]]))
+    return lines + _commands(runs)
+
+
+def table_data_parallel(records: list[dict]) -> list[str] | None:
+    """train.py's step with 1 process × N threads against N processes × 1 thread."""
+    runs = [r for r in records if "data_parallel" in r]
+    if not runs:
+        return None
+    ns = sorted({r["data_parallel"]["n"] for r in runs})
+    n = ns[0] if len(ns) == 1 else "N"
+    lines = [f"| model | ZO: 1 × {n} | ZO: {n} × 1 | speed-up | GD: 1 × {n} | GD: {n} × 1 | "
+             "speed-up | steps |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        x, size = r["data_parallel"], SIZES[r["size"]]
+        lines.append(_row([f"{r['size']} (random, {size['num_hidden_layers']} layers, hidden "
+                           f"{size['hidden_size']})", _t(x["dp_zo_one_s"]), _t(x["dp_zo_many_s"]),
+                           f"{x['dp_zo_ratio']:.2f}×", _t(x["dp_gd_one_s"]),
+                           _t(x["dp_gd_many_s"]), f"{x['dp_gd_ratio']:.2f}×", str(x["steps"])]))
+    chunks = sorted({r["data_parallel"]["chunk_size"] for r in runs})
+    lines += ["", "Mean step time of train.py on SST-2 K = 32 (64 rows in chunks of "
+              f"{'/'.join(map(str, chunks))}, the same chunks in both set-ups); speed-up > 1: "
+              "data parallel is faster."]
+    return lines + _commands(runs)
+
+
+def table_grad(records: list[dict]) -> list[str] | None:
+    """The projected gradient's error by forward precision, one row per point."""
+    runs = [r for r in records if r.get("grads")]
+    if not runs:
+        return None
+    lines = ["| device | model, batch | point (train loss) | fp32 vs float64 | tf32 vs fp32 | "
+             "bf16 vs fp32 |", "|---|---|---|---|---|---|"]
+    seen = set()
+    for r in runs:
+        for where, g in r["grads"].items():
+            point = where
+            if where.startswith("at ") and r["label"]:
+                point = r["label"]
+            point = point.removeprefix("at ").replace(f" at lr {CHECK_GD_LR:g}", "")
+            row = _row([_device(r), _model(r), f"{point} ({g['loss']:.3f})",
+                        _e(g.get("error_fp32")), _e(g.get("error_tf32")),
+                        f"{100 * g['error_bf16']:.2g} %" if "error_bf16" in g else "–"])
+            if row not in seen:  # the same start point measured by two runs
+                seen.add(row)
+                lines.append(row)
+    if all(r["device"] != "cuda" for r in runs):
+        lines.append(_row(["GPU", "roberta-large (random weights if not cached)",
+                           "initialisation and after 20 GD steps", GPU_CHECK, "", ""]))
+    eps = sorted({r["grad_eps"] for r in runs})
+    seeds = sorted({r["grad_check"] for r in runs})
+    lines += ["", f"rms(ĝ_dtype − ĝ_ref) / rms(ĝ_fp32) over {'/'.join(map(str, seeds))} seeds, "
+              f"ε = {'/'.join(f'{e:g}' for e in eps)}; GD steps at lr {CHECK_GD_LR:g}; tf32 has no "
+              "effect on a CPU."]
+    return lines + _commands(runs)
+
+
+TABLES: dict[str, Callable[[list[dict]], list[str] | None]] = {
+    "roberta-bench": table_bench, "trace-precision": table_trace_precision,
+    "trace-cost": table_trace_cost, "fp64-rate": table_fp64,
+    "data-parallel": table_data_parallel, "grad-check": table_grad}
+
+
+def markdown(records: list[dict], names: Sequence[str] | None = None) -> str:
+    """The tables ``names`` (all when empty) that ``records`` hold, each under a ``<!-- name -->``
+    comment when more than one is printed; "" when none holds anything."""
+    out = {}
+    for name in names or TABLES:
+        lines = TABLES[name](records)
+        if lines:
+            out[name] = "\n".join(lines)
+    if len(out) == 1:
+        return next(iter(out.values()))
+    return "\n\n".join(f"<!-- {name} -->\n{text}" for name, text in out.items())
 
 
 if __name__ == "__main__":
