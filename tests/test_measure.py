@@ -120,6 +120,7 @@ def bench_record(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_roberta_bench_markdown_and_render(bench_record, capsys):
     from roberta import bench
 
@@ -141,6 +142,7 @@ def test_roberta_bench_markdown_and_render(bench_record, capsys):
     assert out.count(command) == 1 and "<!--" not in out
 
 
+@pytest.mark.slow
 def test_render_of_records_without_the_table_is_one_line(bench_record, capsys):
     from roberta import bench
 

@@ -80,6 +80,7 @@ def test_grad_check_compares_precisions_on_the_same_points():
     assert bench.grad_check(net, chunks, 3, 2e-3) == res
 
 
+@pytest.mark.slow
 def test_bench_grad_check_at_init_and_after_gd(capsys):
     res = bench.main(["--model", "tiny-random", "--data", "sst2", "--warmup", "1", "--reps",
                       "1", "--device", "cpu", "--no-gd", "--trace-check", "0", "--grad-check",

@@ -98,10 +98,14 @@ def test_heartbeat_and_a_takeover_is_noticed(tmp_path):
     first = json.loads((tmp_path / ".owner.json").read_text())["heartbeat"]
     wait_for(lambda: json.loads((tmp_path / ".owner.json").read_text())["heartbeat"] > first)
     assert lock.lost is None
-    taken = tmp_path / ".owner.tmp"  # written as a run writes it: whole, by a rename
-    taken.write_text(json.dumps({"host": "elsewhere", "pid": 1}))
-    taken.replace(tmp_path / ".owner.json")
-    wait_for(lambda: lock.lost is not None)
+
+    def rival_beats():  # written as a run writes it (whole, by a rename) and, as a run's
+        taken = tmp_path / ".owner.tmp"  # heartbeat, again: our own beat may land in between
+        taken.write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+        taken.replace(tmp_path / ".owner.json")
+        return lock.lost is not None
+
+    wait_for(rival_beats)
     assert "taken over by pid 1 on elsewhere" in lock.lost
     lock.release()  # the new owner's record stays
     assert json.loads((tmp_path / ".owner.json").read_text())["host"] == "elsewhere"
