@@ -2,7 +2,7 @@
 # Every timing and precision table of the docs, measured on this machine and written between its
 # <!-- NAME:start --> / <!-- NAME:end --> markers (python -m flatzero.readme: only on change).
 #
-#   bash docs/measure.sh                          # every block (≈ 35 min on 2 cores, + 10 with README.md's)
+#   bash docs/measure.sh                          # every block (≈ 45 min on 2 cores)
 #   bash docs/measure.sh --only toy-bench svm-bench
 #   bash docs/measure.sh --help                   # the blocks, their files and rough durations
 #
@@ -20,7 +20,7 @@ PY=${PYTHON:-python}
 SVM_LONG_CHECK=${SVM_LONG_CHECK:-0}
 
 BLOCKS=(toy-bench svm-bench roberta-bench trace-precision trace-cost fp64-rate data-parallel
-        grad-check cpu-demo-time test-times quickstart-times)
+        grad-check gpu-check-smoke cpu-demo-time test-times quickstart-times)
 declare -A FILE=(
     [toy-bench]=docs/toy.md [svm-bench]=docs/svm_logreg.md
     [roberta-bench]=docs/precision-and-performance.md
@@ -28,6 +28,7 @@ declare -A FILE=(
     [trace-cost]=docs/precision-and-performance.md [fp64-rate]=docs/precision-and-performance.md
     [data-parallel]=docs/precision-and-performance.md
     [grad-check]=docs/precision-and-performance.md
+    [gpu-check-smoke]=docs/precision-and-performance.md
     [cpu-demo-time]=docs/precision-and-performance.md [test-times]=docs/testing.md
     [quickstart-times]=README.md)
 declare -A ABOUT=(
@@ -39,9 +40,10 @@ declare -A ABOUT=(
     [fp64-rate]="0 min    from roberta-bench's runs: matmul FP64 rate, trace sample ratio"
     [data-parallel]="11 min   bench.py --data-parallel 2: tiny (20 steps), base (5 steps)"
     [grad-check]="2 min    bench.py --grad-check 16: tiny-random (SST-2), a GD-trained copy, tiny"
+    [gpu-check-smoke]="1 min    roberta/examples/gpu-check.sh --cpu-smoke: each section's time"
     [cpu-demo-time]="2 min    roberta/examples/cpu-demo.sh with 1 and 2 threads"
     [test-times]="6 min    python -m pytest, and -m 'not slow'"
-    [quickstart-times]="10 min   bash reproduce.sh and the README's test line (README.md markers only)")
+    [quickstart-times]="7 min    bash reproduce.sh, and whether it left the checkout clean (README.md)")
 
 usage() {
     echo "usage: bash docs/measure.sh [--only NAME...]"
@@ -213,6 +215,29 @@ b_grad_check() {
          "\`model.safetensors\` replaced by \`roberta/runs/measure/gd300/checkpoint/model.safetensors\`."
 }
 
+b_gpu_check_smoke() {
+    local head start secs
+    head=$(machine "gpu-check.sh's own")
+    start=$(now)
+    bash roberta/examples/gpu-check.sh --cpu-smoke --out "$TMP/gc" >&2 || return 1
+    secs=$(since "$start")
+    printf '%s\n\n' "$head"
+    echo "| section | status | seconds |"
+    echo "|---|---|---|"
+    "$PY" - "$TMP/gc/report.json" <<'EOF' || return 1
+import sys
+
+from flatzero.results import read_json
+
+for name, sec in read_json(sys.argv[1])["sections"].items():
+    print(f"| `{name}` | {sec['status']} | {sec['seconds']:.1f} |")
+EOF
+    echo "| the whole command, wall time | | $secs |"
+    echo
+    echo "Command: \`bash roberta/examples/gpu-check.sh --cpu-smoke --out DIR\`. Its numbers say" \
+         "nothing about a GPU."
+}
+
 b_cpu_demo_time() {
     local head t start secs=()
     head=$(machine "1 and 2 (OMP_NUM_THREADS)")
@@ -280,13 +305,13 @@ b_test_times() {
 state() { git status --porcelain; git diff | sha1sum; }
 
 b_quickstart_times() {
-    local head start secs_repro secs_tests before steps
+    local head start secs_repro before steps
     if ! has_markers README.md quickstart-times; then
         echo "measure.sh: README.md has no <!-- quickstart-times:start/end --> markers:" \
              "quickstart-times skipped" >&2
         return 3
     fi
-    head=$(machine "reproduce.sh's own; the tests 1 per BLAS / OpenMP pool")
+    head=$(machine "reproduce.sh's own")
     before=$(state)
     start=$(now)
     bash reproduce.sh > "$TMP/reproduce.log" 2>&1 || { tail -n 30 "$TMP/reproduce.log" >&2
@@ -294,19 +319,11 @@ b_quickstart_times() {
     secs_repro=$(since "$start")
     steps=$(sed -n 's/^-- \(.*\) took \([0-9]*\) s$/`\1` \2 s/p' "$TMP/reproduce.log" |
             paste -sd ';' | sed 's/;/; /g')
-    start=$(now)
-    (ruff check . && env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS -u MKL_NUM_THREADS \
-        -u NUMBA_NUM_THREADS "$PY" -m pytest) > "$TMP/tests.log" 2>&1 || {
-        tail -n 30 "$TMP/tests.log" >&2; return 1; }
-    secs_tests=$(since "$start")
     printf '%s\n\n' "$head"
-    echo "| command (in this checkout, its venv installed) | wall time |"
-    echo "|---|---|"
-    echo "| \`bash reproduce.sh\` | $(minutes "$secs_repro") |"
-    echo "| \`ruff check . && python -m pytest\` | $(minutes "$secs_tests") |"
-    echo
-    echo "reproduce.sh's steps: ${steps:-none timed}. Files it changed in the checkout:" \
-         "$([[ $(state) == "$before" ]] && echo none || echo "**some** (git status)")."
+    echo "\`bash reproduce.sh\` (in this checkout, its venv installed): $(minutes "$secs_repro");" \
+         "its steps: ${steps:-none timed}. Files it changed in the checkout:" \
+         "$([[ $(state) == "$before" ]] && echo none || echo "**some** (git status)")." \
+         "The tests' times: [docs/testing.md](docs/testing.md)."
 }
 
 # --- run ---------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ def test_smoke_zo_and_gd(tiny_model, kshot, tmp_path):
     assert gd_run["log"][1]["train_loss"] != gd_run["log"][0]["train_loss"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_json_and_trace_does_not_change_training(tiny_model, kshot, tmp_path):
     flags = ["--steps", "12", "--eval-steps", "4", "--lr", "1e-3", "--eps", "1e-2",
              "--trace-samples", "2"]
@@ -125,6 +126,7 @@ def test_same_seed_same_json_and_trace_does_not_change_training(tiny_model, ksho
 
 
 @pytest.mark.parametrize("algo", ["zo", "gd"])
+@pytest.mark.slow
 def test_resume_gives_the_uninterrupted_trajectory(tiny_model, kshot, tmp_path, algo):
     flags = ["--algo", algo, "--eval-steps", "5", "--test-every", "5", "--trace-every", "5",
              "--trace-samples", "2", "--lr", "1e-3", "--batch-size", "6"]

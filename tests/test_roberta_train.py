@@ -170,6 +170,7 @@ def test_resume_refuses_settings_that_change_numbers(tiny_model, kshot, tmp_path
             "--steps", "6")  # more steps: allowed
 
 
+@pytest.mark.slow
 def test_train_log_has_no_repeats_after_a_crash_and_resume(tiny_model, kshot, tmp_path,
                                                            monkeypatch):
     flags = ("--steps", "10", "--eval-steps", "5", "--trace-every", "2", "--trace-samples", "2",

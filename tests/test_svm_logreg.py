@@ -374,6 +374,7 @@ def test_svm_and_logreg_into_one_folder_keep_both_results(tmp_path):
     assert {p.name for p in own} == {"zo_a5a-resplit_0.01_0.1_29_it5_D8.json"}
 
 
+@pytest.mark.slow
 def test_the_default_lr_is_the_published_figures(tmp_path):
     def lr(model, *flags):
         return train.main(model, ["--data", "a5a-resplit", "--max_iter", "1", "--n_params", "4",

@@ -49,6 +49,7 @@ def edited(root, tmp_path, name, edit, model="svm"):
     return copy_root
 
 
+@pytest.mark.slow
 def test_paper_layout_grid_and_trace_loss(res, tmp_path, drawn):
     written = plot.main([*folders(res), *SMALL, "--out-dir", str(tmp_path)])
     assert [p.name for p in written] == [

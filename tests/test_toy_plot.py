@@ -29,6 +29,7 @@ def labelled(ax):
     return {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
 
 
+@pytest.mark.slow
 def test_plot_writes_pngs(res, tmp_path):
     out = tmp_path / "assets"
     written = plot.main(["--res", str(res), "--out-dir", str(out), *SMALL, "--seeds", "1", "2",
@@ -92,6 +93,7 @@ def test_a_diverged_run_is_drawn_up_to_its_divergence(res, tmp_path, drawn):
     assert list(line.get_ydata()) == rec["list_loss"] and len(rec["list_loss"]) < 200
 
 
+@pytest.mark.slow
 def test_a_smoke_run_never_draws_into_assets(res, tmp_path, monkeypatch, capsys):
     assets = tmp_path / "assets"
     monkeypatch.setattr(plotting, "ASSETS", assets)

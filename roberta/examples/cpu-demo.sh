@@ -5,8 +5,9 @@
 # end, not the paper's result: the model is random and tiny.
 # Env overrides: STEP, EVAL_STEP, TRACE_EVERY, OUT; extra arguments go to every train.py call.
 # With any of them the figure goes to $OUT/cpu-demo.png; assets/ keeps the default demo's.
-# One torch thread: the tiny model's matrices are too small to share out, and a second thread
-# only contends (docs/roberta.md: the demo's time with 1 and 2 threads).
+# One torch thread unless OMP_NUM_THREADS says otherwise: GD's logged numbers depend on the
+# thread count, so the committed figure reproduces on any machine, and one thread is not slowed
+# by other work on the machine; on an idle machine two are faster (docs/precision-and-performance.md).
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
