@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 REPO = Path(__file__).resolve().parents[1]
 ORIGINAL = REPO / "roberta" / "data" / "original"
 TIMING = ("wall_time_s", "step_time_s", "peak_mem_gib")  # what differs between identical runs
+
+
+def ctrl_c_reaches() -> None:
+    """Popen's preexec_fn for a child a test sends SIGINT: Python turns SIGINT into
+    KeyboardInterrupt only if it starts with the default action, and a suite run in the background
+    (nohup, ``&`` without job control, some CI runners) hands its children an ignored SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def numbers(result: dict) -> list[dict]:

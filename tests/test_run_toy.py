@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ctrl_c_reaches
 
 from flatzero.results import read_json, strip_volatile
 from test_func import run_toy
@@ -144,7 +145,8 @@ def test_ctrl_c_exits_130_without_a_traceback_and_keeps_only_whole_files(tmp_pat
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "--out", str(tmp_path),
                              "--iters", "3000000", "--dim", "20", "--algos", "ZO", "--lams",
                              "--log-points", "50", "--workers", "1",
-                             "--seeds", *map(str, range(8))], stderr=subprocess.PIPE, text=True)
+                             "--seeds", *map(str, range(8))], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_reaches)
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ctrl_c_reaches
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
@@ -411,7 +412,8 @@ def test_ctrl_c_writes_a_partial_result_beside_and_exits_130(tmp_path):
     proc = subprocess.Popen([sys.executable, "svm_logreg/svm.py", "--data", "a5a-resplit",
                              "--max_iter", "10000000", "--n_params", "20", "--out",
                              str(tmp_path)], cwd=data.DATA_DIR.parents[1],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_reaches)
     proc.stdout.readline()  # the data line: the loop starts now
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
