@@ -153,12 +153,14 @@ b_roberta_bench() {
     bench --render "$TMP/rb/base.json" "$TMP/rb/tiny.json" --markdown roberta-bench
 }
 
-b_trace_precision() {
+from_roberta_runs() {  # from_roberta_runs NAME: a block drawn from the shared bench runs alone
     roberta_runs || return 1
     machine "1 (tiny), 2 (base)" "$(cat "$TMP/rb/load")"
     echo
-    bench --render "$TMP/rb/tiny.json" "$TMP/rb/base.json" --markdown trace-precision
+    bench --render "$TMP/rb/tiny.json" "$TMP/rb/base.json" --markdown "$1"
 }
+
+b_trace_precision() { from_roberta_runs trace-precision; }
 
 b_trace_cost() {
     local start
@@ -171,12 +173,7 @@ b_trace_cost() {
         --markdown trace-cost
 }
 
-b_fp64_rate() {
-    roberta_runs || return 1
-    machine "1 (tiny), 2 (base)" "$(cat "$TMP/rb/load")"
-    echo
-    bench --render "$TMP/rb/tiny.json" "$TMP/rb/base.json" --markdown fp64-rate
-}
+b_fp64_rate() { from_roberta_runs fp64-rate; }
 
 b_data_parallel() {
     local head
