@@ -755,6 +755,7 @@ def schedule_cost(steps: int) -> dict[str, Any]:
     import tempfile
 
     from roberta import data
+    from roberta.sweep import GRIDS
 
     runs = {"base": ["--trace-every", "0", "--test-every", str(steps)],
             "trace": ["--test-every", str(steps)],
@@ -791,9 +792,10 @@ def schedule_cost(steps: int) -> dict[str, Any]:
         res[f"{name}_records_added"] = ((res[f"{name}_records_s"] - res["base_records_s"])
                                         / res["base_steps_s"])
     res["derived"] = []
-    for task, k in FIGURE3_TASKS:
+    for cell in GRIDS["fig3"]:
+        task, k = cell["task"], cell["k"]
         try:
-            split = data.load_task(task, k, 42)
+            split = data.load_task(task, k, cell.get("seed", Config.seed))
         except data.DataError as exc:
             progress(f"no row counts for {task} K = {k}: {exc}")
             continue
@@ -813,9 +815,6 @@ def schedule_cost(steps: int) -> dict[str, Any]:
     print(f"  train loss {res['train_loss']:.6f}; the same in all three runs: "
           f"{res['same_train_loss']}")
     return res
-
-
-FIGURE3_TASKS = (("SST-2", 32), ("SST-2", 256), ("sst-5", 32), ("trec", 32))
 
 
 # --- markdown tables of --json records (docs/precision-and-performance.md) -----------------------
