@@ -894,8 +894,10 @@ def table_bench(records: list[dict]) -> list[str] | None:
                            _t(x["pass_s"]),
                            _t(x["gd_step_s"]) if "gd_step_s" in x else "–", mem]))
     if all(r["device"] != "cuda" for r in runs):
-        lines.append(_row(["GPU", "large (407M, untied), 64 × 128", "fp32 / tf32 / bf16",
-                           GPU_CHECK, *[""] * 6]))
+        from roberta.gpu_check import GPU  # gpu_check imports this module
+
+        lines.append(_row(["GPU", f"{GPU.bench_size} (407M, untied), {GPU.batch} × {GPU.seq_len}",
+                           "fp32 / tf32 / bf16", GPU_CHECK, *[""] * 6]))
     return lines + _commands(runs, "medians after warm-up")
 
 
@@ -1064,8 +1066,11 @@ def table_grad(records: list[dict]) -> list[str] | None:
                 seen.add(row)
                 lines.append(row)
     if all(r["device"] != "cuda" for r in runs):
+        from roberta.gpu_check import GPU  # gpu_check imports this module
+
         lines.append(_row(["GPU", "roberta-large (random weights if not cached)",
-                           "initialisation and after 20 GD steps", GPU_CHECK, "", ""]))
+                           f"initialisation and after {GPU.grad_gd_steps} GD steps", GPU_CHECK,
+                           "", ""]))
     eps = sorted({r["grad_eps"] for r in runs})
     seeds = sorted({r["grad_check"] for r in runs})
     lines += ["", f"rms(ĝ_dtype − ĝ_ref) / rms(ĝ_fp32) over {'/'.join(map(str, seeds))} seeds, "
