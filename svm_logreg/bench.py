@@ -59,14 +59,19 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def own_peak_rss_gib() -> float:
-    """Peak resident memory (VmHWM, Linux) of this process so far, in GiB (NaN elsewhere)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return float("nan")
+def hwm_gib(status: str) -> float:
+    """The peak resident memory (VmHWM, in kB) of a /proc/<pid>/status text, in GiB; NaN when
+    absent."""
     hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
     return int(hwm[0].split()[1]) / 2**20 if hwm else float("nan")
+
+
+def own_peak_rss_gib() -> float:
+    """Peak resident memory of this process so far, in GiB (NaN off Linux)."""
+    try:
+        return hwm_gib(Path("/proc/self/status").read_text())
+    except OSError:
+        return float("nan")
 
 
 MODEL_NAMES = {"svm": "SVM", "logreg": "logreg"}
@@ -104,8 +109,7 @@ def peak_rss_gib(model: str, name: str, iters: int) -> float:
                 "print(open('/proc/self/status').read())")
         proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                               text=True)
-    hwm = next(line for line in proc.stdout.splitlines() if line.startswith("VmHWM:"))
-    return int(hwm.split()[1]) / 2**20  # kB
+    return hwm_gib(proc.stdout)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
